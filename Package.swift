@@ -1,0 +1,118 @@
+// swift-tools-version: 6.2
+// pcmd: a sound server for Linux. See README.md for the shape of the package.
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 mode and the upcoming features that make
+/// dependencies and existentials explicit.
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "pcmd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pcmd", targets: ["pcmd"]),
+        .executable(name: "pcmplay", targets: ["pcmplay"]),
+        .executable(name: "pcmrec", targets: ["pcmrec"]),
+        .executable(name: "pcmctl", targets: ["pcmctl"]),
+        .executable(name: "pcmd-bench", targets: ["pcmd-bench"]),
+        .library(name: "PCMBufferCore", targets: ["PCMBufferCore"]),
+        .library(name: "PCMClient", targets: ["PCMClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
+    ],
+    targets: [
+        // C libraries from Debian, each behind a system-library target.
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+
+        // The substream buffer allocator and ring buffers: pure Swift, no ALSA, no I/O.
+        .target(name: "PCMBufferCore", swiftSettings: strictSettings),
+
+        // The only module that imports CALSA: owned PCM handles, parameters, mmap, poll.
+        .target(name: "ALSA", dependencies: ["CALSA"], swiftSettings: strictSettings),
+
+        // Sample formats, conversion, mixing, volume, channel maps and resampling.
+        .target(name: "PCMDSP", dependencies: ["CSoxr"], swiftSettings: strictSettings),
+
+        // The client/daemon wire protocol, shared by both sides.
+        .target(name: "PCMProtocol", swiftSettings: strictSettings),
+
+        // Audio files (WAV, FLAC, raw) for the tools and the daemon's diagnostics.
+        .target(name: "AudioFile", dependencies: ["CSndfile"], swiftSettings: strictSettings),
+
+        // Everything the daemon does except parsing its command line.
+        .target(
+            name: "PCMDaemon",
+            dependencies: [
+                "PCMBufferCore", "ALSA", "PCMDSP", "PCMProtocol", "AudioFile", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pcmd",
+            dependencies: [
+                "PCMDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // The client side: an async library and the command-line tools built on it.
+        .target(
+            name: "PCMClient",
+            dependencies: ["PCMProtocol", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pcmplay",
+            dependencies: ["PCMClient", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pcmrec",
+            dependencies: ["PCMClient", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "pcmctl",
+            dependencies: ["PCMClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+
+        // Benchmarks, run in release mode: `swift run -c release pcmd-bench`.
+        .executableTarget(
+            name: "pcmd-bench",
+            dependencies: [
+                "PCMBufferCore", "PCMDSP",
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "PCMBufferCoreTests", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
+        .testTarget(name: "ALSATests", dependencies: ["ALSA"], swiftSettings: strictSettings),
+        .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP"], swiftSettings: strictSettings),
+        .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "PCMDaemonTests",
+            dependencies: ["PCMDaemon", "PCMClient", "AudioFile"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

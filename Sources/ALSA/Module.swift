@@ -1,0 +1,1 @@
+// ALSA: module placeholder, replaced by the module's first real file.

@@ -1,0 +1,1 @@
+// AudioFile: module placeholder, replaced by the module's first real file.

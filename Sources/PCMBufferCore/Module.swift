@@ -1,0 +1,1 @@
+// PCMBufferCore: module placeholder, replaced by the module's first real file.

@@ -1,0 +1,1 @@
+// PCMClient: module placeholder, replaced by the module's first real file.

@@ -1,0 +1,1 @@
+// PCMDSP: module placeholder, replaced by the module's first real file.

@@ -1,0 +1,1 @@
+// PCMProtocol: module placeholder, replaced by the module's first real file.

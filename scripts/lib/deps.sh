@@ -1,0 +1,40 @@
+# Shared by the scripts in scripts/: makes sure the Debian packages a step needs are installed.
+# Run as root, it installs what is missing; otherwise it prints the exact apt-get line and fails,
+# so nothing is ever skipped silently.
+
+# Packages needed to build pcmd and run its unit tests (alsa-lib, libsystemd, libsoxr, libsndfile
+# headers, and the ALSA utilities some tests use for reference).
+PCMD_BUILD_PACKAGES=(pkg-config libasound2-dev libsystemd-dev libsoxr-dev libsndfile1-dev alsa-utils sox)
+
+# require_packages PKG...: installs (as root) or names the missing Debian packages.
+require_packages() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "pcmd: installing missing Debian packages: ${missing[*]}" >&2
+        # apt-get update only when the package lists are missing or older than a day.
+        if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+            apt-get update -q >&2 || { echo "pcmd: apt-get update failed" >&2; return 1; }
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || {
+            echo "pcmd: could not install: ${missing[*]}" >&2
+            return 1
+        }
+    else
+        echo "pcmd: missing Debian packages: ${missing[*]}" >&2
+        echo "pcmd: install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+        return 1
+    fi
+}
+
+# require_swift: fails with a clear message when the Swift toolchain is not on PATH.
+require_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        echo "pcmd: the Swift 6 toolchain is not on PATH (https://www.swift.org/install/linux/)" >&2
+        return 1
+    fi
+}
