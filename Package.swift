@@ -40,13 +40,13 @@ let package = Package(
         .target(name: "PCMBufferCore", swiftSettings: strictSettings),
 
         // The only module that imports CALSA: owned PCM handles, parameters, mmap, poll.
-        .target(name: "ALSA", dependencies: ["CALSA"], swiftSettings: strictSettings),
+        .target(name: "ALSA", dependencies: ["CALSA", "PCMBufferCore"], swiftSettings: strictSettings),
 
         // Sample formats, conversion, mixing, volume, channel maps and resampling.
-        .target(name: "PCMDSP", dependencies: ["CSoxr"], swiftSettings: strictSettings),
+        .target(name: "PCMDSP", dependencies: ["CSoxr", "PCMBufferCore"], swiftSettings: strictSettings),
 
         // The client/daemon wire protocol, shared by both sides.
-        .target(name: "PCMProtocol", swiftSettings: strictSettings),
+        .target(name: "PCMProtocol", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
 
         // Audio files (WAV, FLAC, raw) for the tools and the daemon's diagnostics.
         .target(name: "AudioFile", dependencies: ["CSndfile"], swiftSettings: strictSettings),

@@ -1,1 +1,0 @@
-// PCMBufferCore: module placeholder, replaced by the module's first real file.
