@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "PCMProtocol", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
 
         // Audio files (WAV, FLAC, raw) for the tools and the daemon's diagnostics.
-        .target(name: "AudioFile", dependencies: ["CSndfile"], swiftSettings: strictSettings),
+        .target(name: "AudioFile", dependencies: ["CSndfile", "PCMBufferCore"], swiftSettings: strictSettings),
 
         // Everything the daemon does except parsing its command line.
         .target(
@@ -108,6 +108,7 @@ let package = Package(
         .testTarget(name: "PCMBufferCoreTests", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
         .testTarget(name: "ALSATests", dependencies: ["ALSA"], swiftSettings: strictSettings),
         .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP"], swiftSettings: strictSettings),
+        .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",

@@ -1,0 +1,132 @@
+// Writing WAV (and FLAC or raw) from caller buffers in any of pcmd's sample formats. Used by
+// pcmrec and by the daemon's built-in file sink. Not for the real-time thread: it does file I/O.
+
+import CSndfile
+import PCMBufferCore
+
+/// An audio file being written. Closes the file (finishing its header) when it goes away; call
+/// `close()` instead to learn whether that worked.
+///
+/// Samples whose format matches the file's encoding are stored bit-exactly (both 24-bit layouts
+/// count as matching a 24-bit file). Other combinations are converted by libsndfile: widening
+/// is exact, integer narrowing truncates, float → integer rounds and clamps at full scale.
+public struct AudioFileWriter: ~Copyable, @unchecked Sendable {
+    // Safety: noncopyable, and every method touching the handle is `mutating` or `consuming`,
+    // so exclusivity keeps it to one thread at a time; libsndfile handles are not thread-bound.
+
+    /// The path, or the label given for a descriptor; used in errors.
+    public let name: String
+    /// The container, encoding, rate and channels being written.
+    public let info: AudioFileInfo
+    private var handle: SndfileHandle
+
+    /// Creates (or truncates) `path` and writes a header for `container` with samples stored
+    /// as `encoding`.
+    /// - Throws: `.invalidParameters` for an impossible combination (float in FLAC, a
+    ///   container of `.other`, a rate or channel count out of range); `.cannotOpen` naming
+    ///   the file when it cannot be created.
+    public init(
+        path: String, container: AudioContainer = .wav, encoding: SampleFormat, rate: Int, channels: Int
+    ) throws(AudioFileError) {
+        try self.init(name: path, descriptor: nil, container: container, encoding: encoding, rate: rate, channels: channels)
+    }
+
+    /// Writes to an open descriptor (for example standard output), which stays the caller's.
+    /// Use `.raw` for a pipe: WAV and FLAC need to seek back to finish their headers, and
+    /// libsndfile refuses to write them to a pipe (the error says so).
+    public init(
+        fileDescriptor: Int32, name: String, container: AudioContainer, encoding: SampleFormat, rate: Int, channels: Int
+    ) throws(AudioFileError) {
+        try self.init(
+            name: name, descriptor: fileDescriptor, container: container, encoding: encoding, rate: rate,
+            channels: channels)
+    }
+
+    private init(
+        name: String, descriptor: Int32?, container: AudioContainer, encoding: SampleFormat, rate: Int, channels: Int
+    ) throws(AudioFileError) {
+        try SndfileLimits.check(rate: rate, channels: channels, file: name)
+        guard let major = container.sndfileMajor else {
+            throw .invalidParameters(file: name, reason: "cannot write this container; use wav, flac or raw")
+        }
+        var sfInfo = SF_INFO()
+        sfInfo.samplerate = Int32(rate)
+        sfInfo.channels = Int32(channels)
+        sfInfo.format = major | encoding.sndfileSubtype
+        if container == .raw { sfInfo.format |= Int32(SF_ENDIAN_LITTLE) }
+        guard sf_format_check(&sfInfo) != 0 else {
+            throw .invalidParameters(file: name, reason: "\(container.rawValue) cannot hold \(encoding.name) samples")
+        }
+        let handle = try SndfileHandle(path: name, descriptor: descriptor, mode: Int32(SFM_WRITE), info: sfInfo)
+        self.info = AudioFileInfo(handle.sfInfo, seekable: false)
+        self.name = name
+        self.handle = handle
+    }
+
+    /// Appends every frame in `buffer`, whose samples are in `format` (interleaved,
+    /// `info.channels` channels).
+    /// - Throws: `.partialFrame` if `buffer` is not a whole number of frames; `.writeFailed`
+    ///   naming the file when libsndfile could not write all of them (disk full, pipe closed).
+    public mutating func write(_ buffer: UnsafeRawBufferPointer, as format: SampleFormat) throws(AudioFileError) {
+        let channels = info.channels
+        let bytesPerFrame = format.bytesPerSample * channels
+        guard buffer.count % bytesPerFrame == 0 else {
+            throw .partialFrame(file: name, bytes: buffer.count, bytesPerFrame: bytesPerFrame)
+        }
+        guard let base = buffer.baseAddress else { return }
+        let total = buffer.count / bytesPerFrame
+        var done = 0
+        while done < total {
+            let chunk = min(total - done, SndfileHandle.scratchFrames)
+            let written = writeChunk(frames: chunk, format: format, from: base + done * bytesPerFrame)
+            guard written == chunk else {
+                throw .writeFailed(file: name, reason: handle.hasError ? handle.lastError : "short write")
+            }
+            done += chunk
+        }
+    }
+
+    /// Copies `frames` frames into the scratch buffer in libsndfile's form and writes them.
+    private func writeChunk(frames: Int, format: SampleFormat, from source: UnsafeRawPointer) -> Int {
+        let samples = frames * info.channels
+        let scratch = handle.scratch
+        let count = Int64(frames)
+        switch format {
+        case .s16:
+            UnsafeMutableRawPointer(scratch).copyMemory(from: source, byteCount: samples * 2)
+            return Int(scratch.withMemoryRebound(to: Int16.self, capacity: samples * 2) {
+                sf_writef_short(handle.raw, $0, count)
+            })
+        case .s32:
+            UnsafeMutableRawPointer(scratch).copyMemory(from: source, byteCount: samples * 4)
+            return Int(sf_writef_int(handle.raw, scratch, count))
+        case .float32:
+            UnsafeMutableRawPointer(scratch).copyMemory(from: source, byteCount: samples * 4)
+            return Int(scratch.withMemoryRebound(to: Float.self, capacity: samples) {
+                sf_writef_float(handle.raw, $0, count)
+            })
+        case .s24:
+            for i in 0..<samples { scratch[i] = TwentyFourBit.loadS24(from: source + i * 4) }
+            return Int(sf_writef_int(handle.raw, scratch, count))
+        case .s24Packed:
+            for i in 0..<samples { scratch[i] = TwentyFourBit.loadS24Packed(from: source + i * 3) }
+            return Int(sf_writef_int(handle.raw, scratch, count))
+        }
+    }
+
+    /// Rewrites the header for the frames written so far and pushes them to the kernel, so a
+    /// reader (or a crash) sees a valid file of everything written up to now.
+    public mutating func flush() {
+        sf_write_sync(handle.raw)
+    }
+
+    /// Finishes the header and closes the file, reporting a failure that `deinit` would hide.
+    /// - Throws: `.closeFailed` naming the file.
+    public consuming func close() throws(AudioFileError) {
+        let name = self.name
+        let status = handle.close()
+        guard status == 0 else {
+            throw .closeFailed(file: name, reason: String(cString: sf_error_number(status)))
+        }
+    }
+}

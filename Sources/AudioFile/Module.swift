@@ -1,1 +1,0 @@
-// AudioFile: module placeholder, replaced by the module's first real file.
