@@ -1,1 +1,0 @@
-// ALSA: module placeholder, replaced by the module's first real file.
