@@ -1,0 +1,94 @@
+# Builds and installs pcmd, its client tools, systemd units, default config and man page.
+#
+#   make                        release build of pcmd, pcmplay, pcmrec, pcmctl
+#   sudo make install           install under PREFIX (default /usr/local)
+#   sudo make uninstall         remove exactly what install put there
+#   make test                   the whole test suite (scripts/test)
+#
+# PREFIX, DESTDIR (staged installs for packaging), SYSCONFDIR and the directory variables below
+# may be overridden on the command line. The units are rewritten at install time so that their
+# ExecStart= names $(BINDIR)/pcmd and their config path names $(SYSCONFDIR)/pcmd.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMD_SYSTEM_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+SYSTEMD_USER_UNIT_DIR ?= $(PREFIX)/lib/systemd/user
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+SWIFT ?= swift
+# release for installs; the install test uses the debug build that the unit tests already made.
+CONFIGURATION ?= release
+# Extra options for `swift build`, e.g. -Xswiftc -warnings-as-errors.
+SWIFT_BUILD_FLAGS ?=
+
+INSTALL ?= install
+PROGRAMS := pcmd pcmplay pcmrec pcmctl
+UNITS := pcmd.service pcmd.socket
+DEFAULT_CONFIG := packaging/pcmd.conf
+MAN_PAGE := docs/pcmd.8
+
+# The paths the unit files in systemd/ are written for; install replaces them.
+UNIT_BINDIR := /usr/local/bin
+UNIT_CONFDIR := /etc/pcmd
+
+.PHONY: all build install uninstall test test-fast clean
+
+all: build
+
+# One product per call: `swift build` honours only the last of several --product options.
+build:
+	for program in $(PROGRAMS); do $(SWIFT) build -c $(CONFIGURATION) $(SWIFT_BUILD_FLAGS) --product $$program || exit 1; done
+
+# Asked at recipe time, after the build, so that the path matches the configuration built.
+bin_path = $(shell $(SWIFT) build -c $(CONFIGURATION) $(SWIFT_BUILD_FLAGS) --show-bin-path)
+
+install: build
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(BINDIR)"
+	$(INSTALL) -m 0755 $(addprefix "$(bin_path)"/,$(PROGRAMS)) "$(DESTDIR)$(BINDIR)/"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)" "$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)"
+	for unit in $(UNITS); do \
+		sed -e 's|$(UNIT_BINDIR)/|$(BINDIR)/|g' -e 's|$(UNIT_CONFDIR)|$(SYSCONFDIR)/pcmd|g' \
+			"systemd/$$unit" >"$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)/$$unit.tmp" && \
+		chmod 0644 "$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)/$$unit.tmp" && \
+		mv -f "$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)/$$unit.tmp" "$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)/$$unit" || exit 1; \
+		sed -e 's|$(UNIT_BINDIR)/|$(BINDIR)/|g' -e 's|$(UNIT_CONFDIR)|$(SYSCONFDIR)/pcmd|g' \
+			"systemd/user/$$unit" >"$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)/$$unit.tmp" && \
+		chmod 0644 "$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)/$$unit.tmp" && \
+		mv -f "$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)/$$unit.tmp" "$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)/$$unit" || exit 1; \
+	done
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(MANDIR)/man8"
+	$(INSTALL) -m 0644 $(MAN_PAGE) "$(DESTDIR)$(MANDIR)/man8/pcmd.8"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SYSCONFDIR)/pcmd"
+	# An existing config is the administrator's: never overwrite it.
+	if [ -e "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf" ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf"; \
+	else \
+		$(INSTALL) -m 0644 $(DEFAULT_CONFIG) "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf"; \
+	fi
+
+# Removes each installed file, then only the directories install made for pcmd alone. The config
+# goes only while it is still the shipped default; an edited one is the administrator's data.
+uninstall:
+	rm -f $(addprefix "$(DESTDIR)$(BINDIR)"/,$(PROGRAMS))
+	rm -f $(addprefix "$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)"/,$(UNITS))
+	rm -f $(addprefix "$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)"/,$(UNITS))
+	rm -f "$(DESTDIR)$(MANDIR)/man8/pcmd.8"
+	if [ -e "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf" ]; then \
+		if cmp -s $(DEFAULT_CONFIG) "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf"; then \
+			rm -f "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf"; \
+			rmdir "$(DESTDIR)$(SYSCONFDIR)/pcmd" 2>/dev/null || true; \
+		else \
+			echo "keeping $(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf: it differs from the default"; \
+		fi; \
+	fi
+
+test:
+	scripts/test
+
+test-fast:
+	scripts/test-fast
+
+clean:
+	$(SWIFT) package clean
