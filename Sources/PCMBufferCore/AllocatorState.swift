@@ -1,0 +1,221 @@
+// The allocator's state and the kernel's pcm_memory.c logic over it, without locking:
+// SubstreamAllocator holds one AllocatorState in a Mutex and calls these methods under it.
+// Each method checks every argument before changing anything, so a refused call leaves the
+// state as it was. The one exception is the kernel's own: allocate frees the old runtime
+// buffer before it allocates the new one, so a failed allocation leaves the runtime empty.
+
+/// A substream's preallocation (the kernel's `substream->dma_buffer`, `dma_max`, proc files).
+struct Preallocation {
+    /// `dma_buffer.dev.type`; set by the first (and only) preallocation call.
+    var type: BufferType
+    /// `dma_buffer.area`: the preallocated memory, `nil` when there is none or it was freed.
+    var buffer: DMABuffer?
+    /// `dma_buffer.bytes`: what `prealloc` reports. Freeing leaves it unchanged, as in the kernel.
+    var bytes: Int
+    /// `dma_max`: the largest size a `prealloc` write may ask for; 0 means fixed.
+    var max: Int
+    /// Whether the `prealloc`/`prealloc_max` proc files exist (only when `max > 0`).
+    var hasProcEntry: Bool { max > 0 }
+}
+
+/// An open substream's runtime and the buffer it uses.
+struct Runtime {
+    /// `runtime->dma_buffer_p`: the buffer in use, `nil` before `allocate` and after `release`.
+    var buffer: DMABuffer?
+    /// Whether `buffer` is the preallocated one (released by detaching, not freeing).
+    var isPreallocated = false
+    /// `runtime->dma_bytes`: the requested size.
+    var bytes = 0
+}
+
+/// One substream's whole state.
+struct SubstreamRecord {
+    /// `nil` until a preallocation call (the kernel's `SNDRV_DMA_TYPE_UNKNOWN`).
+    var preallocation: Preallocation?
+    /// `nil` while the substream is closed.
+    var runtime: Runtime?
+    /// `substream->buffer_bytes_max`, the hw_params limit; `nil` is the kernel's `UINT_MAX`.
+    var bufferBytesMax: Int?
+}
+
+/// Everything the allocator knows, mutated only under its lock.
+struct AllocatorState {
+    /// The kernel's `snd_minimum_buffer`: the preallocation fallback stops below this size.
+    static let minimumBuffer = 16384
+
+    var substreams: [SubstreamID: SubstreamRecord] = [:]
+    var pcms: [PCMID: (playback: Int, capture: Int)] = [:]
+    /// `card->total_pcm_alloc_bytes` per card.
+    var cardTotals: [Int: Int] = [:]
+    /// `max_alloc_per_card`; `nil` (the kernel's 0) means no limit.
+    var cardLimit: Int?
+    /// `maximum_substreams`: only subdevices below this preallocate in fallback mode.
+    var maximumSubstreams: Int
+    /// `preallocate_dma`: whether fallback-mode preallocation happens at all.
+    var preallocateDMA: Bool
+    let backend: any MemoryBackend
+
+    init(cardLimit: Int?, maximumSubstreams: Int, preallocateDMA: Bool, backend: any MemoryBackend) {
+        self.cardLimit = cardLimit
+        self.maximumSubstreams = maximumSubstreams
+        self.preallocateDMA = preallocateDMA
+        self.backend = backend
+    }
+
+    func record(_ id: SubstreamID) throws(PCMMemoryError) -> SubstreamRecord {
+        guard let record = substreams[id] else { throw .unknownSubstream(id) }
+        return record
+    }
+
+    // MARK: Accounting (do_alloc_pages / do_free_pages)
+
+    /// Allocates `size` bytes (rounded up to pages) after checking the card limit against the
+    /// requested size, then charges the card the page-aligned size, as `do_alloc_pages` does.
+    mutating func allocatePages(card: Int, type: BufferType, size: Int) throws(PCMMemoryError) -> DMABuffer {
+        guard size > 0 else { throw .zeroSize }
+        let inUse = cardTotals[card, default: 0]
+        if let cardLimit, cardLimit > 0, inUse + size > cardLimit {
+            throw .cardLimitExceeded(card: card, requested: ByteCount(size), inUse: ByteCount(inUse), limit: ByteCount(cardLimit))
+        }
+        let aligned = PageSize.align(size)
+        let pages: MappedPages
+        do {
+            pages = try backend.map(type, bytes: aligned)
+        } catch .outOfMemory {
+            throw .outOfMemory(requested: ByteCount(size))
+        } catch {
+            throw .backendFailure(error)
+        }
+        let buffer = DMABuffer(type: type, pages: pages)
+        cardTotals[card] = inUse + buffer.bytes.value
+        return buffer
+    }
+
+    /// Returns a buffer's bytes to its card (`do_free_pages`). The memory itself is unmapped
+    /// when the last reference to the buffer goes away.
+    mutating func freePages(card: Int, buffer: DMABuffer) {
+        let inUse = cardTotals[card, default: 0]
+        assert(inUse >= buffer.bytes.value, "card accounting underflow")
+        cardTotals[card] = max(0, inUse - buffer.bytes.value)
+    }
+
+    // MARK: Preallocation (preallocate_pages / preallocate_pcm_pages)
+
+    /// `snd_pcm_set_managed_buffer` / `snd_pcm_lib_preallocate_pages` for one substream.
+    /// Returns the bytes obtained (0 when nothing was preallocated).
+    mutating func preallocate(_ id: SubstreamID, type: BufferType, size: Int, max: Int) throws(PCMMemoryError) -> Int {
+        var record = try record(id)
+        guard size >= 0 else { throw .negativeSize(size) }
+        guard max >= 0 else { throw .negativeSize(max) }
+        guard record.runtime == nil else { throw .busy(id) }
+        guard record.preallocation == nil else { throw .alreadyPreallocated(id) }
+        if max > 0, max < size { throw .maxBelowSize(size: ByteCount(size), max: ByteCount(max)) }
+
+        var preallocation = Preallocation(type: type, buffer: nil, bytes: 0, max: max)
+        if size > 0 {
+            if max == 0 {
+                // Fixed: exactly this size or an error, whatever the module parameters say.
+                let buffer = try allocatePages(card: id.card, type: type, size: size)
+                preallocation.buffer = buffer
+                preallocation.bytes = buffer.bytes.value
+            } else if preallocateDMA, id.subdevice < maximumSubstreams {
+                if let buffer = try allocateHalving(card: id.card, type: type, size: size) {
+                    preallocation.buffer = buffer
+                    preallocation.bytes = buffer.bytes.value
+                }
+            }
+        }
+        if preallocation.bytes > 0 { record.bufferBytesMax = preallocation.bytes }
+        record.preallocation = preallocation
+        substreams[id] = record
+        return preallocation.bytes
+    }
+
+    /// The fallback loop: try `size`, and on out-of-memory (or the card limit) halve it with
+    /// a plain shift while it stays at or above 16 KiB. Returns `nil` when every try failed;
+    /// any other error is thrown at once.
+    private mutating func allocateHalving(card: Int, type: BufferType, size: Int) throws(PCMMemoryError) -> DMABuffer? {
+        var size = size
+        repeat {
+            do {
+                return try allocatePages(card: card, type: type, size: size)
+            } catch let error where error.isOutOfMemory {
+                size >>= 1
+            }
+        } while size >= Self.minimumBuffer
+        return nil
+    }
+
+    /// `snd_pcm_lib_preallocate_free_for_all`: frees every preallocated buffer of the PCM,
+    /// keeping the recorded sizes (and `buffer_bytes_max`) as the kernel does.
+    mutating func freeAllPreallocated(_ pcm: PCMID) throws(PCMMemoryError) {
+        let ids = try substreamIDs(of: pcm)
+        for id in ids {
+            guard let buffer = substreams[id]?.preallocation?.buffer else { continue }
+            freePages(card: id.card, buffer: buffer)
+            substreams[id]?.preallocation?.buffer = nil
+        }
+    }
+
+    func substreamIDs(of pcm: PCMID) throws(PCMMemoryError) -> [SubstreamID] {
+        guard let counts = pcms[pcm] else { throw .unknownPCM(pcm) }
+        let playback = (0..<counts.playback).map {
+            SubstreamID(card: pcm.card, device: pcm.device, direction: .playback, subdevice: $0)
+        }
+        let capture = (0..<counts.capture).map {
+            SubstreamID(card: pcm.card, device: pcm.device, direction: .capture, subdevice: $0)
+        }
+        return playback + capture
+    }
+
+    // MARK: Runtime buffers (snd_pcm_lib_malloc_pages / snd_pcm_lib_free_pages)
+
+    /// `snd_pcm_lib_malloc_pages`.
+    mutating func allocate(_ id: SubstreamID, bytes: Int) throws(PCMMemoryError) -> AllocationChange {
+        let record = try record(id)
+        guard var runtime = record.runtime else { throw .notOpen(id) }
+        guard let preallocation = record.preallocation else { throw .notPreallocated(id) }
+        guard bytes >= 0 else { throw .negativeSize(bytes) }
+        guard bytes > 0 else { throw .zeroSize }
+
+        if let current = runtime.buffer, current.bytes.value >= bytes {
+            runtime.bytes = bytes
+            substreams[id]?.runtime = runtime
+            return .unchanged
+        }
+        // As in the kernel, the old buffer goes first, so after a failure below the runtime
+        // has no buffer (and a dynamic old buffer's bytes count as free for the new one).
+        if let old = runtime.buffer, !runtime.isPreallocated { freePages(card: id.card, buffer: old) }
+        runtime = Runtime()
+        substreams[id]?.runtime = runtime
+        if let preallocated = preallocation.buffer, preallocated.bytes.value >= bytes {
+            runtime = Runtime(buffer: preallocated, isPreallocated: true, bytes: bytes)
+        } else if let preallocated = preallocation.buffer, preallocation.max == 0 {
+            throw .fixedBufferTooSmall(fixed: preallocated.bytes, requested: ByteCount(bytes))
+        } else {
+            let buffer = try allocatePages(card: id.card, type: preallocation.type, size: bytes)
+            runtime = Runtime(buffer: buffer, isPreallocated: false, bytes: bytes)
+        }
+        substreams[id]?.runtime = runtime
+        return .changed
+    }
+
+    /// `snd_pcm_lib_free_pages`: idempotent; detaches a preallocated buffer and frees a
+    /// dynamic one.
+    mutating func release(_ id: SubstreamID) throws(PCMMemoryError) {
+        let record = try record(id)
+        guard let runtime = record.runtime else { throw .notOpen(id) }
+        guard let buffer = runtime.buffer else { return }
+        if !runtime.isPreallocated { freePages(card: id.card, buffer: buffer) }
+        substreams[id]?.runtime = Runtime()
+    }
+}
+
+/// What ``SubstreamAllocator/allocate(substream:bytes:)`` did (the kernel's return of 1 or 0).
+public enum AllocationChange: Hashable, Sendable {
+    /// The runtime has a different buffer than before: remap it (the kernel returns 1 and
+    /// sets `runtime->buffer_changed`).
+    case changed
+    /// The current buffer was already large enough and was kept; only the size in use changed.
+    case unchanged
+}

@@ -1,0 +1,195 @@
+// Where buffer pages come from. The allocator asks a MemoryBackend for page-aligned mappings;
+// the system backend maps real memory (anonymous or memfd), and tests substitute a backend
+// that fails, to exercise the kernel's out-of-memory paths without exhausting the machine.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a ``MemoryBackend`` could not provide memory.
+public enum MemoryBackendError: Error, Hashable, Sendable {
+    /// The memory is not available (the kernel's `-ENOMEM`). The preallocation fallback
+    /// halves and retries on this error only.
+    case outOfMemory(bytes: Int)
+    /// The size was not a positive multiple of the page size.
+    case invalidSize(bytes: Int)
+    /// A system call failed for another reason; `errno` is its error number.
+    case systemCall(name: String, errno: Int32)
+}
+
+/// One physically contiguous run of pages inside a mapping.
+public struct PageChunk: Hashable, Sendable {
+    /// Where the run starts in the mapping's virtual range, in bytes.
+    public var virtualOffset: Int
+    /// Its length in bytes (a multiple of the page size).
+    public var length: Int
+    /// Where the run lives in the backing store (the memfd offset; equal to `virtualOffset`
+    /// for contiguous memory). This plays the role of the kernel's DMA address.
+    public var backingOffset: Int
+
+    /// Describes a run of pages.
+    public init(virtualOffset: Int, length: Int, backingOffset: Int) {
+        self.virtualOffset = virtualOffset
+        self.length = length
+        self.backingOffset = backingOffset
+    }
+}
+
+/// A mapped, page-aligned range of memory and the file descriptor behind it, if any.
+///
+/// The value owns the mapping and the descriptor: its `deinit` unmaps the range and closes
+/// the descriptor, so exactly one owner exists at a time.
+public struct MappedPages: ~Copyable {
+    /// The first byte of the range.
+    public let base: UnsafeMutableRawPointer
+    /// The length of the range in bytes (a multiple of the page size).
+    public let length: Int
+    /// The memfd behind the range, for memory that can be shared with another process.
+    public let fileDescriptor: Int32?
+    /// The physically contiguous runs that make up the range, in virtual order.
+    public let chunks: [PageChunk]
+
+    /// Takes ownership of a mapping made with `mmap` (and of `fileDescriptor`, if given).
+    public init(takingOwnershipOf base: UnsafeMutableRawPointer, length: Int, fileDescriptor: Int32?, chunks: [PageChunk]) {
+        self.base = base
+        self.length = length
+        self.fileDescriptor = fileDescriptor
+        self.chunks = chunks
+    }
+
+    deinit {
+        munmap(base, length)
+        if let fileDescriptor { close(fileDescriptor) }
+    }
+}
+
+/// A source of page-aligned buffer memory.
+///
+/// The allocator calls ``map(_:bytes:)`` for every buffer it creates (preallocations, proc
+/// writes and dynamic allocations), always with a positive multiple of ``PageSize/bytes``.
+/// Conformers must be thread-safe.
+public protocol MemoryBackend: Sendable {
+    /// Maps `bytes` bytes of memory of the given type.
+    func map(_ type: BufferType, bytes: Int) throws(MemoryBackendError) -> MappedPages
+}
+
+/// The backend that maps real memory: anonymous private memory for ``BufferType/continuous``
+/// and a memfd for the shareable types. Pages are populated at map time so the real-time
+/// thread never takes a first-touch page fault.
+public struct SystemMemoryBackend: MemoryBackend {
+    /// Pages per chunk of a scatter-gather buffer (the kernel's `MAX_ALLOC_PAGES`).
+    public static let pagesPerChunk = 32
+
+    /// Creates the backend; it has no state.
+    public init() {}
+
+    public func map(_ type: BufferType, bytes: Int) throws(MemoryBackendError) -> MappedPages {
+        guard bytes > 0, bytes % PageSize.bytes == 0 else { throw .invalidSize(bytes: bytes) }
+        switch type {
+        case .continuous:
+            let base = try Self.mmapChecked(nil, bytes, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0, name: "mmap")
+            return MappedPages(
+                takingOwnershipOf: base, length: bytes, fileDescriptor: nil,
+                chunks: [PageChunk(virtualOffset: 0, length: bytes, backingOffset: 0)])
+        case .virtuallyContiguous:
+            let fd = try Self.makeMemfd(bytes: bytes)
+            do {
+                let base = try Self.mmapChecked(nil, bytes, MAP_SHARED | MAP_POPULATE, fd, 0, name: "mmap")
+                return MappedPages(
+                    takingOwnershipOf: base, length: bytes, fileDescriptor: fd,
+                    chunks: [PageChunk(virtualOffset: 0, length: bytes, backingOffset: 0)])
+            } catch {
+                close(fd)
+                throw error
+            }
+        case .scatterGather:
+            return try Self.mapScattered(bytes: bytes)
+        }
+    }
+
+    /// Maps a memfd chunk by chunk into one reserved virtual range, placing the chunks in
+    /// the file in reverse order so that, as with real scatter-gather pages, contiguous
+    /// virtual addresses are not backed by contiguous storage.
+    private static func mapScattered(bytes: Int) throws(MemoryBackendError) -> MappedPages {
+        let chunkBytes = pagesPerChunk * PageSize.bytes
+        var lengths: [Int] = []
+        var remaining = bytes
+        while remaining > 0 {
+            let length = min(chunkBytes, remaining)
+            lengths.append(length)
+            remaining -= length
+        }
+        var chunks: [PageChunk] = []
+        chunks.reserveCapacity(lengths.count)
+        var virtualOffset = 0
+        var backingEnd = bytes
+        for length in lengths {
+            backingEnd -= length
+            chunks.append(PageChunk(virtualOffset: virtualOffset, length: length, backingOffset: backingEnd))
+            virtualOffset += length
+        }
+        let fd = try makeMemfd(bytes: bytes)
+        let reserved: UnsafeMutableRawPointer
+        do {
+            reserved = try mmapChecked(nil, bytes, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, name: "mmap", protection: PROT_NONE)
+        } catch {
+            close(fd)
+            throw error
+        }
+        for chunk in chunks {
+            do {
+                _ = try mmapChecked(
+                    reserved + chunk.virtualOffset, chunk.length, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
+                    chunk.backingOffset, name: "mmap")
+            } catch {
+                munmap(reserved, bytes)
+                close(fd)
+                throw error
+            }
+        }
+        return MappedPages(takingOwnershipOf: reserved, length: bytes, fileDescriptor: fd, chunks: chunks)
+    }
+
+    private static func mmapChecked(
+        _ address: UnsafeMutableRawPointer?, _ length: Int, _ flags: Int32, _ fd: Int32, _ offset: Int, name: String,
+        protection: Int32 = PROT_READ | PROT_WRITE
+    ) throws(MemoryBackendError) -> UnsafeMutableRawPointer {
+        let result = mmap(address, length, protection, flags, fd, off_t(offset))
+        guard let result, result != UnsafeMutableRawPointer(bitPattern: -1) else {
+            let error = errno
+            if error == ENOMEM { throw .outOfMemory(bytes: length) }
+            throw .systemCall(name: name, errno: error)
+        }
+        return result
+    }
+
+    /// Creates a memfd of `bytes` bytes whose space is reserved up front (so running out of
+    /// memory shows up here as `outOfMemory`, not later as SIGBUS in the audio thread).
+    private static func makeMemfd(bytes: Int) throws(MemoryBackendError) -> Int32 {
+        guard let create = MemfdCreate.function else { throw .systemCall(name: "memfd_create", errno: ENOSYS) }
+        let fd = "pcmd-buffer".withCString { create($0, MemfdCreate.closeOnExec) }
+        guard fd >= 0 else { throw .systemCall(name: "memfd_create", errno: errno) }
+        let result = posix_fallocate(fd, 0, off_t(bytes))
+        guard result == 0 else {
+            close(fd)
+            if result == ENOSPC || result == ENOMEM { throw .outOfMemory(bytes: bytes) }
+            throw .systemCall(name: "posix_fallocate", errno: result)
+        }
+        return fd
+    }
+}
+
+/// `memfd_create(2)`, looked up at run time: Swift's Glibc module does not import it (it is
+/// behind `_GNU_SOURCE`), and `syscall(2)` is variadic, which Swift cannot call.
+private enum MemfdCreate {
+    typealias Function = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
+    /// `MFD_CLOEXEC` from <linux/memfd.h>.
+    static let closeOnExec: UInt32 = 1
+
+    static let function: Function? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "memfd_create") else { return nil }
+        return unsafeBitCast(symbol, to: Function.self)
+    }()
+}
