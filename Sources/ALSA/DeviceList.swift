@@ -17,6 +17,14 @@ public struct SoundCard: Sendable, Hashable {
     public var longName: String
     /// The card's PCM devices, in device order.
     public var pcmDevices: [PCMDeviceInfo]
+
+    public init(index: Int, id: String, name: String, longName: String, pcmDevices: [PCMDeviceInfo]) {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.longName = longName
+        self.pcmDevices = pcmDevices
+    }
 }
 
 /// One PCM device of a card, with its subdevices for each direction it supports.
@@ -33,6 +41,15 @@ public struct PCMDeviceInfo: Sendable, Hashable {
     public var playback: [PCMSubdevice]
     /// Capture subdevices; empty if the device cannot record.
     public var capture: [PCMSubdevice]
+
+    public init(card: Int, device: Int, id: String, name: String, playback: [PCMSubdevice], capture: [PCMSubdevice]) {
+        self.card = card
+        self.device = device
+        self.id = id
+        self.name = name
+        self.playback = playback
+        self.capture = capture
+    }
 
     /// The subdevices for `direction`.
     public func subdevices(_ direction: PCM.Direction) -> [PCMSubdevice] {
@@ -52,6 +69,11 @@ public struct PCMSubdevice: Sendable, Hashable {
     public var index: Int
     /// The subdevice's name (`subdevice #0`).
     public var name: String
+
+    public init(index: Int, name: String) {
+        self.index = index
+        self.name = name
+    }
 }
 
 /// A PCM name from the ALSA configuration, with its description.

@@ -47,11 +47,15 @@ public struct PCM: ~Copyable {
     /// The corresponding ALSA function is `snd_pcm_open`.
     public init(device: String, direction: Direction, nonblocking: Bool = false) throws(ALSAError) {
         var raw: OpaquePointer?
-        let mode: CInt = nonblocking ? SND_PCM_NONBLOCK : 0
-        let result = alsa_pcm_open(&raw, device, direction.raw, mode)
+        let result = alsa_pcm_open(&raw, device, direction.raw, nonblocking ? SND_PCM_NONBLOCK : 0)
         guard result >= 0, let raw else {
             throw ALSAError(code: result < 0 ? result : -ENODEV, function: "snd_pcm_open", reason: .cannotOpen(device: device))
         }
+        try self.init(adopting: raw, direction: direction)
+    }
+
+    /// Takes ownership of a freshly opened handle; closes it if the status object cannot be had.
+    init(adopting raw: OpaquePointer, direction: Direction) throws(ALSAError) {
         var status: OpaquePointer?
         let statusResult = alsa_pcm_status_malloc(&status)
         guard statusResult >= 0, let status else {

@@ -65,7 +65,7 @@ public struct SoftwareConfiguration: Sendable, Hashable {
 extension PCM {
     /// Installs sw_params for mmap streaming with an explicit start, and reads them back.
     ///
-    /// Requires installed hw_params (`configureHardware`); otherwise alsa-lib reports `-EBADFD`.
+    /// Requires hw_params installed by `configureHardware`; otherwise throws `-EBADFD`.
     ///
     /// The corresponding ALSA function is `snd_pcm_sw_params`.
     @discardableResult
@@ -76,14 +76,14 @@ extension PCM {
                 reason: .invalidRequest(field: "avail_min", value: availMin.value)
             )
         }
+        guard let hardware else {
+            // Without configureHardware there is no buffer and period to derive thresholds
+            // from (alsa-lib itself would answer -EIO, "PCM not set up").
+            throw ALSAError(code: -EBADFD, function: "snd_pcm_sw_params")
+        }
         let params = try SoftwareParameters()
         let p = params.raw
         try check(alsa_sw_params_current(handle, p), "snd_pcm_sw_params_current")
-        guard let hardware else {
-            // alsa-lib accepted the PCM as set up, but not through configureHardware: pcmd has
-            // no buffer and period to derive thresholds from.
-            throw ALSAError(code: -EBADFD, function: "snd_pcm_sw_params_current")
-        }
         var boundary: UInt = 0
         try check(alsa_sw_params_get_boundary(p, &boundary), "snd_pcm_sw_params_get_boundary")
 

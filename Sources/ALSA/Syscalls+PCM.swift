@@ -79,3 +79,16 @@ import Glibc
 @inline(__always) func alsa_pcm_poll_descriptors_revents(
     _ pcm: OpaquePointer, _ fds: UnsafeMutablePointer<pollfd>, _ count: CUnsignedInt, _ revents: UnsafeMutablePointer<UInt16>
 ) -> CInt { snd_pcm_poll_descriptors_revents(pcm, fds, count, revents) }
+
+// Opening from configuration text rather than from the global configuration.
+@inline(__always) func alsa_config_top(_ config: UnsafeMutablePointer<OpaquePointer?>) -> CInt { snd_config_top(config) }
+@inline(__always) func alsa_config_delete(_ config: OpaquePointer) -> CInt { snd_config_delete(config) }
+@inline(__always) func alsa_config_load(_ config: OpaquePointer, _ input: OpaquePointer) -> CInt { snd_config_load(config, input) }
+@inline(__always) func alsa_input_buffer_open(
+    _ input: UnsafeMutablePointer<OpaquePointer?>, _ text: UnsafePointer<CChar>, _ size: Int
+) -> CInt { snd_input_buffer_open(input, text, size) }
+@inline(__always) func alsa_input_close(_ input: OpaquePointer) -> CInt { snd_input_close(input) }
+@inline(__always) func alsa_pcm_open_lconf(
+    _ pcm: UnsafeMutablePointer<OpaquePointer?>, _ name: UnsafePointer<CChar>, _ stream: snd_pcm_stream_t, _ mode: CInt,
+    _ config: OpaquePointer
+) -> CInt { snd_pcm_open_lconf(pcm, name, stream, mode, config) }

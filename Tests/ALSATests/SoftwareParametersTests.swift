@@ -1,0 +1,56 @@
+// sw_params as the daemon installs them: explicit start, stop at xrun (or never), wake once
+// per period, monotonic timestamps; and what happens when hw_params are missing.
+
+import ALSA
+import Glibc
+import PCMBufferCore
+import Testing
+
+@Suite struct SoftwareParametersTests {
+    @Test func defaults_explicitStartStopAtBufferWakeEachPeriodTimestampsOn() throws {
+        var pcm = try PCM(device: "null", direction: .playback)
+        try pcm.configureHardware(standardRequest)
+        let sw = try pcm.configureSoftware()
+        // pcm-memory.md §3: with a 4800-frame buffer the boundary is 5404319552844595200.
+        #expect(sw.boundary == FrameCount(5_404_319_552_844_595_200))
+        #expect(sw.startThreshold == sw.boundary)
+        #expect(sw.stopThreshold == 4800)
+        #expect(sw.availMin == 1200)
+        #expect(sw.periodEvent == false)
+        #expect(sw.timestampsEnabled)
+        #expect(sw.monotonicTimestamps)
+        #expect(try pcm.currentSoftwareConfiguration() == sw)
+    }
+
+    @Test func runFreely_setsStopThresholdToBoundary() throws {
+        var pcm = try PCM(device: "null", direction: .capture)
+        try pcm.configureHardware(standardRequest)
+        let sw = try pcm.configureSoftware(SoftwareRequest(stopOnXrun: false, availMin: 2400, periodEvent: true))
+        #expect(sw.stopThreshold == sw.boundary)
+        #expect(sw.availMin == 2400)
+        #expect(sw.periodEvent)
+    }
+
+    @Test func availMinBelowPeriod_isRaisedToThePeriodByALSA() throws {
+        var pcm = try PCM(device: "null", direction: .playback)
+        try pcm.configureHardware(standardRequest)
+        let sw = try pcm.configureSoftware(SoftwareRequest(availMin: 10))
+        #expect(sw.availMin == 1200)
+    }
+
+    @Test func availMinZero_isRejectedBeforeReachingALSA() throws {
+        var pcm = try PCM(device: "null", direction: .playback)
+        try pcm.configureHardware(standardRequest)
+        let error = #expect(throws: ALSAError.self) { try pcm.configureSoftware(SoftwareRequest(availMin: 0)) }
+        #expect(error?.reason == .invalidRequest(field: "avail_min", value: 0))
+        // The earlier sw_params are untouched.
+        #expect(try pcm.currentSoftwareConfiguration().availMin == 1200)
+    }
+
+    @Test func beforeHardwareParameters_throwsBadState() throws {
+        let pcm = try PCM(device: "null", direction: .playback)
+        let error = #expect(throws: ALSAError.self) { try pcm.configureSoftware() }
+        #expect(error?.isBadState == true)
+        #expect(error?.functionName == "snd_pcm_sw_params")
+    }
+}
