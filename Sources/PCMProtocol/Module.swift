@@ -1,1 +1,0 @@
-// PCMProtocol: module placeholder, replaced by the module's first real file.

@@ -1,0 +1,107 @@
+// Test fixtures: one or more valid envelopes of every message type, and a seeded random number
+// generator so the fuzz tests are reproducible (a failure prints the seed that found it).
+
+import PCMBufferCore
+@testable import PCMProtocol
+
+/// Valid messages covering every ``MessageType``, with fields chosen to exercise every encoding
+/// (empty and non-ASCII strings, extreme integers, every enum case somewhere).
+enum SampleMessages {
+    static let format = StreamFormat(.s24Packed, rate: 44_100, channels: 2)
+    static let deviceFormat = StreamFormat(.s32, rate: 48_000, channels: 8)
+
+    static let device = DeviceInfo(
+        id: DeviceID(1), name: "hw:0,0", description: "HDA Intel PCH", directions: .duplex,
+        format: deviceFormat, buffer: BufferGeometry(bufferFrames: 1024, periodFrames: 256),
+        state: .running, xruns: 3, masterVolume: Volume(level: 0.5, muted: false)
+    )
+
+    static let stream = StreamInfo(
+        id: StreamID(7), device: DeviceID(1), clientPID: 4242, clientUID: 1000, clientName: "pcmplay",
+        name: "Musik ♫", direction: .playback, format: format,
+        buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441), latencyMicroseconds: 105_000,
+        position: 1 << 40, xruns: 0, volume: Volume(level: 1, muted: true), state: .draining
+    )
+
+    static let all: [Envelope] = [
+        Envelope(.hello(Hello(pid: 1234, clientName: "pcmplay")), tag: 1),
+        Envelope(.hello(Hello(pid: .max, clientName: "")), tag: .max),
+        Envelope(.welcome(Welcome(daemonPID: 99, maxStreams: 32, daemonName: "pcmd 0.1.0")), tag: 1),
+        Envelope(.ok, tag: 5),
+        Envelope(.error(ErrorReply(code: .tooManyStreams, text: "the limit of 32 streams is reached")), tag: 3),
+        Envelope(.error(ErrorReply(code: ErrorCode(rawValue: 999), text: "")), stream: StreamID(4)),
+        Envelope(.openStream(OpenStream(direction: .capture, format: format, latencyMicroseconds: 20_000, name: "mic")), tag: 2),
+        Envelope(.openStream(OpenStream(direction: .duplex, format: StreamFormat(.float32, rate: 768_000, channels: 32),
+                                        latencyMicroseconds: WireLimits.maxLatencyMicroseconds, device: DeviceID(9)))),
+        Envelope(.streamOpened(StreamOpened(
+            direction: .playback, buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441), device: DeviceID(1),
+            deviceFormat: deviceFormat, deviceBuffer: BufferGeometry(bufferFrames: 1024, periodFrames: 1024)
+        )), stream: StreamID(7), tag: 2),
+        Envelope(.closeStream, stream: StreamID(7), tag: 8),
+        Envelope(.pause, stream: StreamID(7), tag: 9),
+        Envelope(.resume, stream: StreamID(7), tag: 10),
+        Envelope(.drain, stream: StreamID(7), tag: 11),
+        Envelope(.drained, stream: StreamID(7), tag: 11),
+        Envelope(.audioData([0x01, 0x02, 0x03, 0x04, 0x05, 0x06]), stream: StreamID(7)),
+        Envelope(.audioData([UInt8](repeating: 0xA5, count: WireLimits.maxPayloadBytes)), stream: StreamID(.max)),
+        Envelope(.credits(Credits(frames: 4410)), stream: StreamID(7)),
+        Envelope(.position(Position(frames: .max, queuedFrames: 512, timestampNanoseconds: 123_456_789_012, state: .running)),
+                 stream: StreamID(7)),
+        Envelope(.xrun(Xrun(kind: .underrun, lostFrames: 256, count: 1, atFrame: 48_000)), stream: StreamID(7)),
+        Envelope(.xrun(Xrun(kind: .overrun, lostFrames: 0, count: .max, atFrame: 0)), stream: StreamID(3)),
+        Envelope(.setStreamVolume(Volume(level: 0.25, muted: false)), stream: StreamID(7), tag: 12),
+        Envelope(.setMasterVolume(MasterVolume(device: .defaultDevice, volume: Volume(level: 0, muted: true))), tag: 13),
+        Envelope(.streamVolumeChanged(Volume(level: 1, muted: false)), stream: StreamID(7)),
+        Envelope(.masterVolumeChanged(MasterVolume(device: DeviceID(1), volume: Volume(level: 0.75)))),
+        Envelope(.listDevices, tag: 14),
+        Envelope(.deviceList([device, device]), tag: 14),
+        Envelope(.deviceList([]), tag: 14),
+        Envelope(.listStreams, tag: 15),
+        Envelope(.streamList([stream]), tag: 15),
+        Envelope(.streamList([]), tag: 15),
+    ]
+
+    /// The samples small enough to truncate at every length in reasonable time.
+    static var small: [Envelope] {
+        all.filter { if case .audioData(let bytes) = $0.message { bytes.count < 64 } else { true } }
+    }
+}
+
+/// SplitMix64: a tiny, seedable generator so every random test can be replayed exactly.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension Envelope {
+    /// Encodes a sample that is known to be valid (a test failure, not a crash, if it is not).
+    func mustEncode() throws -> [UInt8] { try encoded() }
+}
+
+/// Builds a raw header by hand, bypassing every check, to construct bad input.
+func rawHeader(
+    magic: UInt32 = WireLimits.magic, version: UInt8 = WireLimits.version, type: UInt8,
+    flags: UInt16 = 0, length: UInt32, stream: UInt32 = 0, tag: UInt32 = 0
+) -> [UInt8] {
+    var bytes: [UInt8] = []
+    func append<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    append(magic)
+    bytes.append(version)
+    bytes.append(type)
+    append(flags)
+    append(length)
+    append(stream)
+    append(tag)
+    return bytes
+}
