@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "pcmd-bench",
             dependencies: [
-                "PCMBufferCore", "PCMDSP",
+                "PCMBufferCore", "PCMDSP", "ALSA",
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
