@@ -28,14 +28,26 @@ struct Runtime {
     var bytes = 0
 }
 
-/// One substream's whole state.
-struct SubstreamRecord {
+/// One substream's whole state. A class, so that the allocator mutates it in place through
+/// a dictionary lookup: mutating a struct value inside a Dictionary goes through a `_modify`
+/// coroutine whose frame is heap-allocated, and allocate/release must not allocate.
+// Safety: records live only in AllocatorState, which is only reached under the
+// SubstreamAllocator's Mutex; no reference to a record escapes the lock.
+final class SubstreamRecord: @unchecked Sendable {
     /// `nil` until a preallocation call (the kernel's `SNDRV_DMA_TYPE_UNKNOWN`).
     var preallocation: Preallocation?
     /// `nil` while the substream is closed.
     var runtime: Runtime?
     /// `substream->buffer_bytes_max`, the hw_params limit; `nil` is the kernel's `UINT_MAX`.
     var bufferBytesMax: Int?
+
+    init() {}
+}
+
+/// A card's accounting (`card->total_pcm_alloc_bytes`); a class for the same reason.
+// Safety: as for SubstreamRecord, only reached under the allocator's Mutex.
+final class CardAccount: @unchecked Sendable {
+    var bytes = 0
 }
 
 /// Everything the allocator knows, mutated only under its lock.
@@ -46,7 +58,7 @@ struct AllocatorState {
     var substreams: [SubstreamID: SubstreamRecord] = [:]
     var pcms: [PCMID: (playback: Int, capture: Int)] = [:]
     /// `card->total_pcm_alloc_bytes` per card.
-    var cardTotals: [Int: Int] = [:]
+    var cardAccounts: [Int: CardAccount] = [:]
     /// `max_alloc_per_card`; `nil` (the kernel's 0) means no limit.
     var cardLimit: Int?
     /// `maximum_substreams`: only subdevices below this preallocate in fallback mode.
@@ -71,9 +83,18 @@ struct AllocatorState {
 
     /// Allocates `size` bytes (rounded up to pages) after checking the card limit against the
     /// requested size, then charges the card the page-aligned size, as `do_alloc_pages` does.
+    /// The account of a card, created on first use.
+    mutating func account(_ card: Int) -> CardAccount {
+        if let account = cardAccounts[card] { return account }
+        let account = CardAccount()
+        cardAccounts[card] = account
+        return account
+    }
+
     mutating func allocatePages(card: Int, type: BufferType, size: Int) throws(PCMMemoryError) -> DMABuffer {
         guard size > 0 else { throw .zeroSize }
-        let inUse = cardTotals[card, default: 0]
+        let account = account(card)
+        let inUse = account.bytes
         if let cardLimit, cardLimit > 0, inUse + size > cardLimit {
             throw .cardLimitExceeded(card: card, requested: ByteCount(size), inUse: ByteCount(inUse), limit: ByteCount(cardLimit))
         }
@@ -87,16 +108,16 @@ struct AllocatorState {
             throw .backendFailure(error)
         }
         let buffer = DMABuffer(type: type, pages: pages)
-        cardTotals[card] = inUse + buffer.bytes.value
+        account.bytes = inUse + buffer.bytes.value
         return buffer
     }
 
     /// Returns a buffer's bytes to its card (`do_free_pages`). The memory itself is unmapped
     /// when the last reference to the buffer goes away.
     mutating func freePages(card: Int, buffer: DMABuffer) {
-        let inUse = cardTotals[card, default: 0]
-        assert(inUse >= buffer.bytes.value, "card accounting underflow")
-        cardTotals[card] = max(0, inUse - buffer.bytes.value)
+        let account = account(card)
+        assert(account.bytes >= buffer.bytes.value, "card accounting underflow")
+        account.bytes = max(0, account.bytes - buffer.bytes.value)
     }
 
     // MARK: Preallocation (preallocate_pages / preallocate_pcm_pages)
@@ -104,7 +125,7 @@ struct AllocatorState {
     /// `snd_pcm_set_managed_buffer` / `snd_pcm_lib_preallocate_pages` for one substream.
     /// Returns the bytes obtained (0 when nothing was preallocated).
     mutating func preallocate(_ id: SubstreamID, type: BufferType, size: Int, max: Int) throws(PCMMemoryError) -> Int {
-        var record = try record(id)
+        let record = try record(id)
         guard size >= 0 else { throw .negativeSize(size) }
         guard max >= 0 else { throw .negativeSize(max) }
         guard record.runtime == nil else { throw .busy(id) }
@@ -127,7 +148,6 @@ struct AllocatorState {
         }
         if preallocation.bytes > 0 { record.bufferBytesMax = preallocation.bytes }
         record.preallocation = preallocation
-        substreams[id] = record
         return preallocation.bytes
     }
 
@@ -151,9 +171,9 @@ struct AllocatorState {
     mutating func freeAllPreallocated(_ pcm: PCMID) throws(PCMMemoryError) {
         let ids = try substreamIDs(of: pcm)
         for id in ids {
-            guard let buffer = substreams[id]?.preallocation?.buffer else { continue }
+            guard let record = substreams[id], let buffer = record.preallocation?.buffer else { continue }
             freePages(card: id.card, buffer: buffer)
-            substreams[id]?.preallocation?.buffer = nil
+            record.preallocation?.buffer = nil
         }
     }
 
@@ -180,14 +200,14 @@ struct AllocatorState {
 
         if let current = runtime.buffer, current.bytes.value >= bytes {
             runtime.bytes = bytes
-            substreams[id]?.runtime = runtime
+            record.runtime = runtime
             return .unchanged
         }
         // As in the kernel, the old buffer goes first, so after a failure below the runtime
         // has no buffer (and a dynamic old buffer's bytes count as free for the new one).
         if let old = runtime.buffer, !runtime.isPreallocated { freePages(card: id.card, buffer: old) }
         runtime = Runtime()
-        substreams[id]?.runtime = runtime
+        record.runtime = runtime
         if let preallocated = preallocation.buffer, preallocated.bytes.value >= bytes {
             runtime = Runtime(buffer: preallocated, isPreallocated: true, bytes: bytes)
         } else if let preallocated = preallocation.buffer, preallocation.max == 0 {
@@ -196,7 +216,7 @@ struct AllocatorState {
             let buffer = try allocatePages(card: id.card, type: preallocation.type, size: bytes)
             runtime = Runtime(buffer: buffer, isPreallocated: false, bytes: bytes)
         }
-        substreams[id]?.runtime = runtime
+        record.runtime = runtime
         return .changed
     }
 
@@ -207,7 +227,7 @@ struct AllocatorState {
         guard let runtime = record.runtime else { throw .notOpen(id) }
         guard let buffer = runtime.buffer else { return }
         if !runtime.isPreallocated { freePages(card: id.card, buffer: buffer) }
-        substreams[id]?.runtime = Runtime()
+        record.runtime = Runtime()
     }
 }
 

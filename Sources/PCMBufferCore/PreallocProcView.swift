@@ -11,6 +11,13 @@ public struct PreallocProcEntry: Hashable, Sendable {
     /// The runtime buffer's size in use in bytes, `nil` when the substream has no runtime
     /// buffer (the kernel shows it in `hw_params` as the buffer size).
     public var runtimeBytes: ByteCount?
+
+    /// Describes what proc files show (for comparisons in tests and tools).
+    public init(preallocKibibytes: Int, preallocMaxKibibytes: Int, runtimeBytes: ByteCount?) {
+        self.preallocKibibytes = preallocKibibytes
+        self.preallocMaxKibibytes = preallocMaxKibibytes
+        self.runtimeBytes = runtimeBytes
+    }
 }
 
 extension AllocatorState {
@@ -49,8 +56,8 @@ extension AllocatorState {
         if let old = preallocation.buffer { freePages(card: id.card, buffer: old) }
         preallocation.buffer = newBuffer
         preallocation.bytes = newBuffer?.bytes.value ?? 0
-        substreams[id]?.preallocation = preallocation
-        substreams[id]?.bufferBytesMax = bufferBytesMax
+        record.preallocation = preallocation
+        record.bufferBytesMax = bufferBytesMax
     }
 }
 

@@ -151,7 +151,7 @@ public final class SubstreamAllocator: Sendable {
         try state.withLock { (state) throws(PCMMemoryError) in
             let record = try state.record(substream)
             guard record.runtime == nil else { throw .alreadyOpen(substream) }
-            state.substreams[substream]?.runtime = Runtime()
+            try state.record(substream).runtime = Runtime()
         }
     }
 
@@ -160,7 +160,7 @@ public final class SubstreamAllocator: Sendable {
     public func close(substream: SubstreamID) throws(PCMMemoryError) {
         try state.withLock { (state) throws(PCMMemoryError) in
             try state.release(substream)
-            state.substreams[substream]?.runtime = nil
+            try state.record(substream).runtime = nil
         }
     }
 
@@ -221,7 +221,7 @@ public final class SubstreamAllocator: Sendable {
 
     /// The bytes currently charged to a card (`card->total_pcm_alloc_bytes`).
     public func bytesInUse(card: Int) -> ByteCount {
-        state.withLock { ByteCount($0.cardTotals[card, default: 0]) }
+        state.withLock { ByteCount($0.cardAccounts[card]?.bytes ?? 0) }
     }
 
     /// A snapshot of everything the allocator knows about one substream.

@@ -3,6 +3,7 @@
 // listed in Registry.swift, one file per area.
 
 import MallocInterposerSwift
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -62,27 +63,72 @@ struct BenchmarkContext: Sendable {
         return best
     }
 
+    /// Set by `--trace-mallocs`: print a backtrace for every counted allocation.
+    static let traceMallocs = Atomic<Bool>(false)
+
     /// Heap allocations per iteration of `body` on this thread, in the steady state (after a
     /// warm-up round); `nil` when the interposer is not active.
     func mallocsPerIteration(_ iterations: Int, _ body: () throws -> Void) rethrows -> Double? {
         guard mallocCountingWorks else { return nil }
         for _ in 0..<max(1, iterations / 10) { try body() }
         MallocInterposerSwift.initialize()
+        if Self.traceMallocs.load(ordering: .relaxed) {
+            MallocTracer.prepare()
+            MallocInterposerSwift.setAllocationHook(MallocTracer.hook)
+        }
         MallocInterposerSwift.hook()
         for _ in 0..<iterations { try body() }
         MallocInterposerSwift.unhook()
+        MallocInterposerSwift.setAllocationHook(nil)
         return Double(MallocInterposerSwift.getStatistics().mallocCount) / Double(iterations)
     }
 }
 
 /// Checks that the interposer sees this process's mallocs.
 enum MallocCounter {
+    /// Where the probe's pointer escapes to, so the optimizer cannot remove the malloc.
+    private static let escape = Atomic<Int>(0)
+
     static func works() -> Bool {
         MallocInterposerSwift.initialize()
         MallocInterposerSwift.hook()
         let pointer = malloc(64)
         MallocInterposerSwift.unhook()
+        escape.store(Int(bitPattern: pointer), ordering: .relaxed)
         free(pointer)
         return MallocInterposerSwift.getStatistics().mallocCount >= 1
+    }
+}
+
+/// Prints where allocations come from (`--trace-mallocs`), to hunt down mallocs on a path
+/// that should have none. Nested allocations (by backtrace itself) are not traced.
+enum MallocTracer {
+    /// Whether a trace is being printed now, so that the tracer's own allocations do not recurse.
+    private static let busy = Atomic<Bool>(false)
+
+    // execinfo.h is not in Swift's Glibc module: look the two functions up at run time.
+    typealias Backtrace = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int32) -> Int32
+    typealias BacktraceSymbols = @convention(c) (UnsafePointer<UnsafeMutableRawPointer?>, Int32, Int32) -> Void
+    nonisolated(unsafe) static var backtrace: Backtrace? = nil
+    nonisolated(unsafe) static var backtraceSymbols: BacktraceSymbols? = nil
+
+    /// Looks up the functions; call before installing the hook.
+    static func prepare() {
+        guard let handle = dlopen(nil, RTLD_NOW), let trace = dlsym(handle, "backtrace"),
+            let symbols = dlsym(handle, "backtrace_symbols_fd")
+        else { return }
+        backtrace = unsafeBitCast(trace, to: Backtrace.self)
+        backtraceSymbols = unsafeBitCast(symbols, to: BacktraceSymbols.self)
+    }
+
+    static let hook: MallocInterposerSwift.AllocationHook = { size in
+        guard let backtrace = MallocTracer.backtrace, let backtraceSymbols = MallocTracer.backtraceSymbols else { return }
+        guard !MallocTracer.busy.exchange(true, ordering: .acquiring) else { return }
+        defer { MallocTracer.busy.store(false, ordering: .releasing) }
+        var frames = [UnsafeMutableRawPointer?](repeating: nil, count: 24)
+        let count = backtrace(&frames, 24)
+        let line = "malloc(\(size)):\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        backtraceSymbols(&frames, count, 2)
     }
 }

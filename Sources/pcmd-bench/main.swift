@@ -1,10 +1,12 @@
 // pcmd-bench: runs the registered benchmarks (Registry.swift) in release mode and prints a
 // table. `swift run -c release pcmd-bench [FILTER...]` runs those whose name contains any
-// FILTER; `--list` lists them; `--quick` runs a tenth of the iterations.
+// FILTER; `--list` lists them; `--quick` runs a tenth of the iterations; `--trace-mallocs`
+// prints a backtrace for each allocation counted in a steady-state measurement.
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 var filters: [String] = []
 var scale = 1.0
@@ -13,10 +15,12 @@ for argument in CommandLine.arguments.dropFirst() {
     case "--list":
         for benchmark in BenchmarkRegistry.all { print(benchmark.name) }
         exit(0)
+    case "--trace-mallocs":
+        BenchmarkContext.traceMallocs.store(true, ordering: .relaxed)
     case "--quick":
         scale = 0.1
     case "-h", "--help":
-        print("usage: pcmd-bench [--quick] [--list] [FILTER...]   (run with: swift run -c release pcmd-bench)")
+        print("usage: pcmd-bench [--quick] [--list] [--trace-mallocs] [FILTER...]   (run with: swift run -c release pcmd-bench)")
         exit(0)
     default:
         filters.append(argument)
