@@ -1,6 +1,8 @@
-// Listing what can be opened, for `pcmd --list-devices` and for choosing the first card:
-// the sound cards with their PCM devices and subdevices per direction (through each card's
-// control interface), and the PCM names the ALSA configuration defines (null, default, ...).
+// What this system offers: the sound cards with their PCM devices and subdevices per
+// direction (through each card's control interface, for `pcmd --list-devices` and for choosing
+// the first card), the PCM names the ALSA configuration defines (null, default, ...), and the
+// alsa-lib version. (`ALSALibrary` is not named `ALSA`: a type named like its module would
+// shadow the module and break `ALSA.PCM` qualification for callers.)
 
 import CALSA
 import Glibc
@@ -18,6 +20,7 @@ public struct SoundCard: Sendable, Hashable {
     /// The card's PCM devices, in device order.
     public var pcmDevices: [PCMDeviceInfo]
 
+    /// Makes a card description (`cards()` builds them; tests and fakes may too).
     public init(index: Int, id: String, name: String, longName: String, pcmDevices: [PCMDeviceInfo]) {
         self.index = index
         self.id = id
@@ -42,6 +45,7 @@ public struct PCMDeviceInfo: Sendable, Hashable {
     /// Capture subdevices; empty if the device cannot record.
     public var capture: [PCMSubdevice]
 
+    /// Makes a device description (`cards()` builds them; tests and fakes may too).
     public init(card: Int, device: Int, id: String, name: String, playback: [PCMSubdevice], capture: [PCMSubdevice]) {
         self.card = card
         self.device = device
@@ -70,6 +74,7 @@ public struct PCMSubdevice: Sendable, Hashable {
     /// The subdevice's name (`subdevice #0`).
     public var name: String
 
+    /// Makes a subdevice description.
     public init(index: Int, name: String) {
         self.index = index
         self.name = name
@@ -233,4 +238,12 @@ private struct InfoObject: ~Copyable {
     deinit {
         if kind == .card { alsa_ctl_card_info_free(raw) } else { alsa_pcm_info_free(raw) }
     }
+}
+
+/// The alsa-lib library loaded at run time.
+public enum ALSALibrary {
+    /// The run-time alsa-lib version, e.g. `"1.2.8"`.
+    ///
+    /// The corresponding ALSA function is `snd_asoundlib_version`.
+    public static var version: String { String(cString: alsa_asoundlib_version()) }
 }

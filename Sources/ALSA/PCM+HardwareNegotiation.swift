@@ -74,10 +74,16 @@ extension PCM {
             }
         }
 
-        try check(alsa_hw_params_install(handle, params.raw), "snd_pcm_hw_params")
-        let installed = try HardwareParameters()
-        try check(alsa_hw_params_current(handle, installed.raw), "snd_pcm_hw_params_current")
-        let chosen = try installed.chosenConfiguration(deviceBufferFrames: deviceBuffer)
+        let installed = alsa_hw_params_install(handle, params.raw)
+        guard installed >= 0 else {
+            // alsa-lib frees the old setup before installing, so a failure leaves no
+            // configuration behind: the mmap code must not describe areas from the old one.
+            hardware = nil
+            throw ALSAError(code: installed, function: "snd_pcm_hw_params")
+        }
+        let current = try HardwareParameters()
+        try check(alsa_hw_params_current(handle, current.raw), "snd_pcm_hw_params_current")
+        let chosen = try current.chosenConfiguration(deviceBufferFrames: deviceBuffer)
         hardware = chosen
         return chosen
     }

@@ -1,6 +1,8 @@
 // The period-loop calls other than mmap: position (avail_update, avail, delay), status and
-// timestamps, and recovery. None of them allocates: results are values, status reads into the
-// snd_pcm_status_t the PCM allocated at open.
+// timestamps, recovery, and poll integration. None of them allocates: results are values,
+// status reads into the snd_pcm_status_t the PCM allocated at open, and the PCM's descriptors
+// go into a pollfd array the caller allocated once (sized by `pollDescriptorCount`), polled
+// together with the caller's own descriptors (an eventfd to wake the audio thread).
 
 import CALSA
 import Glibc
@@ -140,5 +142,61 @@ extension PCM {
     /// `recover(from:)` for a raw negative errno, e.g. one an alsa-lib call returned directly.
     public func recover(code: CInt) -> RecoveryOutcome {
         recover(from: StreamInterruption(code: code < 0 ? code : -code, function: "snd_pcm_recover"))
+    }
+}
+
+/// What the PCM is ready for after `poll()`, as reduced by alsa-lib.
+public struct PollEvents: OptionSet, Sendable, Hashable {
+    /// The `poll()` event bits (POLLIN, POLLOUT, POLLERR, POLLHUP).
+    public let rawValue: UInt16
+    /// Wraps raw `poll()` event bits.
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// Captured frames can be read (avail ≥ avail_min).
+    public static let readable = PollEvents(rawValue: UInt16(POLLIN))
+    /// Playback space can be written (avail ≥ avail_min).
+    public static let writable = PollEvents(rawValue: UInt16(POLLOUT))
+    /// The stream stopped: xrun, suspended, not prepared, or disconnected. Check `state`.
+    public static let error = PollEvents(rawValue: UInt16(POLLERR))
+    /// The device hung up (disconnected).
+    public static let hangup = PollEvents(rawValue: UInt16(POLLHUP))
+}
+
+extension PCM {
+    /// How many descriptors the PCM polls on (1 for most devices, 2 with period events on `hw`).
+    ///
+    /// The corresponding ALSA function is `snd_pcm_poll_descriptors_count`.
+    public func pollDescriptorCount() throws(ALSAError) -> Int {
+        Int(try check(alsa_pcm_poll_descriptors_count(handle), "snd_pcm_poll_descriptors_count"))
+    }
+
+    /// Fills the start of `buffer` with the PCM's descriptors and returns how many it filled.
+    /// - Throws: `-EINVAL` naming `snd_pcm_poll_descriptors` when `buffer` is smaller than
+    ///   `pollDescriptorCount()`, rather than a silently partial set.
+    ///
+    /// The corresponding ALSA function is `snd_pcm_poll_descriptors`.
+    public func fillPollDescriptors(into buffer: UnsafeMutableBufferPointer<pollfd>) throws(ALSAError) -> Int {
+        let needed = try pollDescriptorCount()
+        guard let base = buffer.baseAddress, buffer.count >= needed else {
+            throw ALSAError(code: -EINVAL, function: "snd_pcm_poll_descriptors")
+        }
+        return Int(try check(alsa_pcm_poll_descriptors(handle, base, CUnsignedInt(needed)), "snd_pcm_poll_descriptors"))
+    }
+
+    /// Reduces the revents that `poll()` left in the PCM's descriptors (the first `count`
+    /// entries of `buffer`) to what they mean for the PCM. Mandatory after every poll:
+    /// plugins may report readiness on a descriptor that does not mean the PCM is ready.
+    ///
+    /// The corresponding ALSA function is `snd_pcm_poll_descriptors_revents`.
+    public func pollEvents(_ buffer: UnsafeMutableBufferPointer<pollfd>, count: Int) throws(ALSAError) -> PollEvents {
+        guard let base = buffer.baseAddress, count >= 0, count <= buffer.count else {
+            throw ALSAError(code: -EINVAL, function: "snd_pcm_poll_descriptors_revents")
+        }
+        var revents: UInt16 = 0
+        try check(
+            alsa_pcm_poll_descriptors_revents(handle, base, CUnsignedInt(count), &revents),
+            "snd_pcm_poll_descriptors_revents"
+        )
+        return PollEvents(rawValue: revents)
     }
 }

@@ -1,17 +1,19 @@
-// The owned ALSA PCM handle: opening any device name, closing in deinit, and the state
-// changes (prepare, start, drop, drain, pause, resume). Negotiation, streaming, mmap and poll
-// live in the PCM+*.swift extensions.
+// The owned ALSA PCM handle and its life cycle: opening by device name or from configuration
+// text, closing in deinit, the state machine and the state changes (prepare, start, drop,
+// drain, pause, resume), and moving the handle to the audio thread. Negotiation, streaming,
+// mmap and poll live in the PCM+*.swift extensions.
 
 import CALSA
 import Glibc
 import PCMBufferCore
+import Synchronization
 
 /// An open ALSA PCM (`snd_pcm_t`), closed when the value is destroyed.
 ///
 /// `PCM` is non-copyable, so exactly one owner can use the handle at a time. alsa-lib does not
 /// allow concurrent calls on one `snd_pcm_t`; single ownership is what makes that impossible.
 /// To run the audio loop on a dedicated thread, move the PCM there through a `Handoff`
-/// (see Handoff.swift): the opening thread gives it up, the audio thread takes it once, and
+/// (at the end of this file): the opening thread gives it up, the audio thread takes it once, and
 /// from then on only the audio thread touches it.
 public struct PCM: ~Copyable {
     /// Which way audio flows through the PCM.
@@ -169,5 +171,137 @@ public struct PCM: ~Copyable {
     public mutating func freeHardware() throws(ALSAError) {
         try check(alsa_pcm_hw_free(handle), "snd_pcm_hw_free")
         hardware = nil
+    }
+}
+
+/// Where a PCM is in its life cycle (`snd_pcm_state_t`).
+public enum PCMState: Sendable, Hashable, CustomStringConvertible {
+    /// Opened, not configured: hw_params must be installed first.
+    case open
+    /// hw_params installed but not prepared (after `drop`/`drain`, or `hw_params` on some plugins).
+    case setup
+    /// Ready to start: `start()` begins the transfer.
+    case prepared
+    /// Frames are moving.
+    case running
+    /// The buffer ran empty (playback) or full (capture); `recover` or `prepare` is needed.
+    case xrun
+    /// Playback is playing out what is left before stopping.
+    case draining
+    /// Stopped by `pause(true)`, position kept.
+    case paused
+    /// The system suspended the device; `resume` or `prepare` is needed.
+    case suspended
+    /// The device is gone (unplugged or driver removed); only closing helps.
+    case disconnected
+    /// A plugin-private state alsa-lib may report; carries the raw value.
+    case other(UInt32)
+
+    init(_ raw: snd_pcm_state_t) {
+        switch raw {
+        case SND_PCM_STATE_OPEN: self = .open
+        case SND_PCM_STATE_SETUP: self = .setup
+        case SND_PCM_STATE_PREPARED: self = .prepared
+        case SND_PCM_STATE_RUNNING: self = .running
+        case SND_PCM_STATE_XRUN: self = .xrun
+        case SND_PCM_STATE_DRAINING: self = .draining
+        case SND_PCM_STATE_PAUSED: self = .paused
+        case SND_PCM_STATE_SUSPENDED: self = .suspended
+        case SND_PCM_STATE_DISCONNECTED: self = .disconnected
+        default: self = .other(raw.rawValue)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .open: "OPEN"
+        case .setup: "SETUP"
+        case .prepared: "PREPARED"
+        case .running: "RUNNING"
+        case .xrun: "XRUN"
+        case .draining: "DRAINING"
+        case .paused: "PAUSED"
+        case .suspended: "SUSPENDED"
+        case .disconnected: "DISCONNECTED"
+        case .other(let raw): "STATE(\(raw))"
+        }
+    }
+}
+
+extension PCM {
+    /// Opens the PCM `name` defined in `configuration`, a piece of ALSA configuration such as
+    /// `pcm.fixed { type plug slave { pcm { type null } rate 48000 } }`.
+    ///
+    /// Only the given text is searched for `name` and its slaves (it does not see
+    /// `/usr/share/alsa/alsa.conf`), so slaves must be defined inline.
+    /// - Throws: `ALSAError` naming `snd_config_load` for text that does not parse, or
+    ///   `snd_pcm_open_lconf` with reason `.cannotOpen(device: name)` when the definition is
+    ///   missing or incomplete.
+    ///
+    /// The corresponding ALSA function is `snd_pcm_open_lconf`.
+    public init(
+        configuration: String, name: String, direction: Direction, nonblocking: Bool = false
+    ) throws(ALSAError) {
+        var top: OpaquePointer?
+        let created = alsa_config_top(&top)
+        guard created >= 0, let top else {
+            throw ALSAError(code: created < 0 ? created : -ENOMEM, function: "snd_config_top")
+        }
+        defer {
+            // ignored because the tree is only needed while opening; alsa-lib keeps no reference
+            _ = alsa_config_delete(top)
+        }
+        try Self.load(configuration, into: top)
+        var raw: OpaquePointer?
+        let opened = alsa_pcm_open_lconf(&raw, name, direction.raw, nonblocking ? SND_PCM_NONBLOCK : 0, top)
+        guard opened >= 0, let raw else {
+            throw ALSAError(code: opened < 0 ? opened : -ENODEV, function: "snd_pcm_open_lconf", reason: .cannotOpen(device: name))
+        }
+        try self.init(adopting: raw, direction: direction)
+    }
+
+    private static func load(_ text: String, into top: OpaquePointer) throws(ALSAError) {
+        var input: OpaquePointer?
+        let length = text.utf8.count
+        let opened = text.withCString { alsa_input_buffer_open(&input, $0, length) }
+        guard opened >= 0, let input else {
+            throw ALSAError(code: opened < 0 ? opened : -ENOMEM, function: "snd_input_buffer_open")
+        }
+        defer {
+            // ignored because a memory input has nothing to flush
+            _ = alsa_input_close(input)
+        }
+        try check(alsa_config_load(top, input), "snd_config_load")
+    }
+}
+
+// Moving a non-copyable owner (a PCM, or a struct holding one) from the thread that opened it
+// to the dedicated audio thread. Swift cannot capture a non-copyable value in an escaping
+// closure, and pthread_create takes only a context pointer, so the value travels in a box that
+// hands it out exactly once.
+
+/// A one-shot box that carries a non-copyable value to another thread.
+///
+/// The opening thread creates it with the value (`Handoff(pcm)` consumes the PCM), passes the
+/// box (it is `Sendable`) to the new thread, and the new thread calls `take()` once, before its
+/// loop starts. From then on the value is owned by that thread alone. `take()` locks a mutex,
+/// once: the period loop itself never touches the box.
+///
+/// ```swift
+/// let handoff = Handoff(pcm)                 // pcm is consumed here
+/// startThread { var pcm = handoff.take()!     // audio thread owns it from now on
+///               runLoop(&pcm) }
+/// ```
+public final class Handoff<Value: ~Copyable>: Sendable {
+    private let slot: Mutex<Value?>
+
+    /// Puts `value` in the box. `sending`: the caller must not keep any access to it.
+    public init(_ value: consuming sending Value) {
+        slot = Mutex(Optional(value))
+    }
+
+    /// Takes the value out; `nil` if it was already taken.
+    public func take() -> sending Value? {
+        slot.withLock { value in value.take() }
     }
 }

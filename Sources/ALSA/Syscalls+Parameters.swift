@@ -1,4 +1,4 @@
-// The alsa-lib hw_params and sw_params calls pcmd uses, one line each (see Syscalls+PCM.swift
+// The alsa-lib hw_params and sw_params calls pcmd uses, one line each (see Syscalls.swift
 // for why they are gathered here). `snd_pcm_hw_params_alloca` and friends are macros that
 // Swift cannot import, so the parameter objects come from the `_malloc`/`_free` pairs.
 
