@@ -18,6 +18,8 @@ public struct ALSAError: Error, Sendable, CustomStringConvertible {
         case cannotOpen(device: String)
         /// The device offers neither MMAP_INTERLEAVED nor MMAP_NONINTERLEAVED access.
         case noMMapAccess(device: String)
+        /// The device does not offer the one access the request insisted on.
+        case accessUnsupported(device: String, access: PCMAccess)
         /// The device does not take this sample format.
         case formatUnsupported(SampleFormat)
         /// The device does not take this channel count; `offered` is its range.
@@ -74,6 +76,8 @@ public struct ALSAError: Error, Sendable, CustomStringConvertible {
             return "cannot open ALSA PCM '\(device)': \(base)"
         case .noMMapAccess(let device):
             return "ALSA PCM '\(device)' offers no mmap access (neither MMAP_INTERLEAVED nor MMAP_NONINTERLEAVED): \(base)"
+        case .accessUnsupported(let device, let access):
+            return "ALSA PCM '\(device)' does not offer \(access) access: \(base)"
         case .formatUnsupported(let format):
             return "the device does not support sample format \(format.name): \(base)"
         case .channelsUnsupported(let wanted, let offered):

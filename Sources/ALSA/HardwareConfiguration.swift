@@ -28,6 +28,16 @@ public enum PCMAccess: Sendable, Hashable, CustomStringConvertible {
     public var description: String { self == .mmapInterleaved ? "MMAP_INTERLEAVED" : "MMAP_NONINTERLEAVED" }
 }
 
+/// Which mmap access negotiation may pick.
+public enum AccessChoice: Sendable, Hashable {
+    /// MMAP_INTERLEAVED if the device offers it, else MMAP_NONINTERLEAVED (the careful order;
+    /// the default).
+    case interleavedFirst
+    /// Exactly this access, or a `.accessUnsupported` error (for callers and tests that need
+    /// one layout, e.g. a DSP chain working per channel).
+    case only(PCMAccess)
+}
+
 /// What the caller wants from the device.
 public struct HardwareRequest: Sendable, Hashable {
     /// The sample format; the device must take it as is (no plug-layer conversion is asked for).
@@ -48,7 +58,10 @@ public struct HardwareRequest: Sendable, Hashable {
     /// Ask for a whole number of periods per buffer (`snd_pcm_hw_params_set_periods_integer`),
     /// so that an mmap loop working in whole periods never meets a partial one.
     public var integerPeriods: Bool
+    /// Which mmap access to use; `.interleavedFirst` unless a layout is required.
+    public var access: AccessChoice
 
+    /// Collects a request; only format, channels, rate and the buffer cap are required.
     public init(
         format: SampleFormat,
         channels: Int,
@@ -57,7 +70,8 @@ public struct HardwareRequest: Sendable, Hashable {
         bufferFrames: FrameCount? = nil,
         periodFrames: FrameCount? = nil,
         periods: Int = 4,
-        integerPeriods: Bool = true
+        integerPeriods: Bool = true,
+        access: AccessChoice = .interleavedFirst
     ) {
         self.format = format
         self.channels = channels
@@ -67,6 +81,7 @@ public struct HardwareRequest: Sendable, Hashable {
         self.periodFrames = periodFrames
         self.periods = periods
         self.integerPeriods = integerPeriods
+        self.access = access
     }
 }
 

@@ -16,9 +16,11 @@ extension PCM {
     ///
     /// The corresponding ALSA functions are `snd_pcm_hw_params_any` and the `set_*` and
     /// `get_buffer_size_min/max` calls of the negotiation.
-    public func hardwareLimits(format: SampleFormat, channels: Int, rate: Int) throws(ALSAError) -> HardwareLimits {
+    public func hardwareLimits(
+        format: SampleFormat, channels: Int, rate: Int, access: AccessChoice = .interleavedFirst
+    ) throws(ALSAError) -> HardwareLimits {
         let params = try HardwareParameters()
-        let access = try narrowToStream(params, format: format, channels: channels, rate: rate)
+        let access = try narrowToStream(params, format: format, channels: channels, rate: rate, accessChoice: access)
         return HardwareLimits(
             access: access,
             bufferFrames: try params.bufferFramesRange(),
@@ -33,14 +35,17 @@ extension PCM {
     /// `configureSoftware` next.
     /// - Throws: `ALSAError` whose `reason` names the step that failed: `.noMMapAccess`,
     ///   `.formatUnsupported`, `.channelsUnsupported`, `.rateNotExact`,
-    ///   `.bufferCapBelowDeviceMinimum`, `.bufferAndPeriodRejected`, `.invalidRequest`.
+    ///   `.bufferCapBelowDeviceMinimum`, `.bufferAndPeriodRejected`, `.invalidRequest`, and
+    ///   `.accessUnsupported` when `request.access` insists on one access the device lacks.
     ///
     /// The corresponding ALSA function is `snd_pcm_hw_params`.
     @discardableResult
     public mutating func configureHardware(_ request: HardwareRequest) throws(ALSAError) -> HardwareConfiguration {
         try Self.validate(request)
         let params = try HardwareParameters()
-        _ = try narrowToStream(params, format: request.format, channels: request.channels, rate: request.rate)
+        _ = try narrowToStream(
+            params, format: request.format, channels: request.channels, rate: request.rate, accessChoice: request.access
+        )
         if request.integerPeriods {
             try check(alsa_hw_params_set_periods_integer(handle, params.raw), "snd_pcm_hw_params_set_periods_integer")
         }
@@ -91,7 +96,7 @@ extension PCM {
     /// Steps 1-5: the full space, no resampling, mmap access, format, channels, exact rate.
     /// Returns the access that was set.
     func narrowToStream(
-        _ params: borrowing HardwareParameters, format: SampleFormat, channels: Int, rate: Int
+        _ params: borrowing HardwareParameters, format: SampleFormat, channels: Int, rate: Int, accessChoice: AccessChoice
     ) throws(ALSAError) -> PCMAccess {
         guard channels >= 1, channels <= Int(UInt32.max) else {
             throw ALSAError(code: -EINVAL, function: "snd_pcm_hw_params_set_channels", reason: .invalidRequest(field: "channels", value: channels))
@@ -104,14 +109,25 @@ extension PCM {
         try check(alsa_hw_params_set_rate_resample(handle, params.raw, 0), "snd_pcm_hw_params_set_rate_resample")
 
         let access: PCMAccess
-        if alsa_hw_params_set_access(handle, params.raw, PCMAccess.mmapInterleaved.raw) >= 0 {
-            access = .mmapInterleaved
-        } else {
-            let result = alsa_hw_params_set_access(handle, params.raw, PCMAccess.mmapNoninterleaved.raw)
-            guard result >= 0 else {
-                throw ALSAError(code: result, function: "snd_pcm_hw_params_set_access", reason: .noMMapAccess(device: name))
+        switch accessChoice {
+        case .interleavedFirst:
+            if alsa_hw_params_set_access(handle, params.raw, PCMAccess.mmapInterleaved.raw) >= 0 {
+                access = .mmapInterleaved
+            } else {
+                let result = alsa_hw_params_set_access(handle, params.raw, PCMAccess.mmapNoninterleaved.raw)
+                guard result >= 0 else {
+                    throw ALSAError(code: result, function: "snd_pcm_hw_params_set_access", reason: .noMMapAccess(device: name))
+                }
+                access = .mmapNoninterleaved
             }
-            access = .mmapNoninterleaved
+        case .only(let only):
+            let result = alsa_hw_params_set_access(handle, params.raw, only.raw)
+            guard result >= 0 else {
+                throw ALSAError(
+                    code: result, function: "snd_pcm_hw_params_set_access", reason: .accessUnsupported(device: name, access: only)
+                )
+            }
+            access = only
         }
 
         let formatResult = alsa_hw_params_set_format(handle, params.raw, format.alsaFormat)

@@ -36,6 +36,7 @@ public struct SoftwareRequest: Sendable, Hashable {
     /// Wake at every period boundary too (the hw plugin adds a timer descriptor for it).
     public var periodEvent: Bool
 
+    /// Collects a request; the defaults are the recommended settings.
     public init(stopOnXrun: Bool = true, availMin: FrameCount? = nil, periodEvent: Bool = false) {
         self.stopOnXrun = stopOnXrun
         self.availMin = availMin
