@@ -110,6 +110,20 @@ let fixedRateConfiguration = """
         #expect(error?.reason == .rateNotExact(wanted: 22050, offered: 48000))
     }
 
+    @Test func configure_formatTheDeviceLacks_throwsNamingTheFormat() throws {
+        // The linear plugin converts between integer formats only, so it refuses float.
+        let configuration = "pcm.integers { type linear slave { pcm { type null } format S16_LE } }"
+        var pcm = try PCM(configuration: configuration, name: "integers", direction: .playback)
+        let error = #expect(throws: ALSAError.self) {
+            try pcm.configureHardware(HardwareRequest(format: .float32, channels: 2, rate: 48000, maxBufferFrames: 1024))
+        }
+        #expect(error?.reason == .formatUnsupported(.float32))
+        #expect(error?.functionName == "snd_pcm_hw_params_set_format")
+        #expect(error?.description.contains("f32") == true)
+        // An integer format still works on the same PCM.
+        #expect(try pcm.configureHardware(HardwareRequest(format: .s32, channels: 2, rate: 48000, maxBufferFrames: 1024)).format == .s32)
+    }
+
     @Test func configure_moreChannelsThanTheDeviceHas_throwsWithTheOfferedRange() throws {
         var pcm = try PCM(device: "null", direction: .playback)
         let error = #expect(throws: ALSAError.self) {
