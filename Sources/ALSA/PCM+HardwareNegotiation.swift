@@ -148,6 +148,7 @@ extension PCM {
         var direction: CInt = 0
         let rateResult = alsa_hw_params_set_rate_near(handle, params.raw, &offeredRate, &direction)
         guard rateResult >= 0 else {
+            // Only decorates the error being thrown: if even the range cannot be read, 0 says so.
             let offered = (try? params.rateRange())?.lowerBound ?? 0
             throw ALSAError(
                 code: rateResult, function: "snd_pcm_hw_params_set_rate_near",
