@@ -38,3 +38,36 @@ require_swift() {
         return 1
     fi
 }
+
+# Packages the real-hardware tier (scripts/hwtest) needs on the host; the VM shares the host's root file
+# system, so the tools the tests run inside it (aplay, arecord, amixer, sox, python3 with numpy,
+# modprobe) come from here too. linux-image-amd64 brings the kernel and its sound modules.
+PCMD_HWTEST_PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static kmod alsa-utils sox
+    python3 python3-numpy python3-venv coreutils)
+
+# The virtme-ng release the tier was verified with; `vng` boots the kernel in qemu.
+PCMD_VNG_VERSION=1.42
+
+# require_vng: makes `vng` (virtme-ng, from PyPI; Debian 12 has no package of it) available in a Python
+# venv of its own and sets PCMD_VNG to its path. Installing needs no root, only the network access to PyPI.
+require_vng() {
+    local venv="${PCMD_HWTEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pcmd/virtme-ng-$PCMD_VNG_VERSION}"
+    PCMD_VNG="$venv/bin/vng"
+    if [ -x "$PCMD_VNG" ] && "$PCMD_VNG" --version 2>/dev/null | grep -qF "$PCMD_VNG_VERSION"; then
+        return 0
+    fi
+    echo "pcmd: installing virtme-ng $PCMD_VNG_VERSION from PyPI into $venv" >&2
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv" >&2 || {
+        echo "pcmd: could not create a Python venv at $venv (needs Debian's python3-venv)" >&2
+        return 1
+    }
+    "$venv/bin/pip" install -q --disable-pip-version-check "virtme-ng==$PCMD_VNG_VERSION" >&2 || {
+        echo "pcmd: could not install virtme-ng $PCMD_VNG_VERSION with pip (is PyPI reachable?)" >&2
+        return 1
+    }
+    "$PCMD_VNG" --version >/dev/null 2>&1 || {
+        echo "pcmd: $PCMD_VNG was installed but does not run" >&2
+        return 1
+    }
+}
