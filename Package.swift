@@ -110,6 +110,7 @@ let package = Package(
         .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP"], swiftSettings: strictSettings),
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol"], swiftSettings: strictSettings),
+        .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",
             dependencies: ["PCMDaemon", "PCMClient", "AudioFile"],

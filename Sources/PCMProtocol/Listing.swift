@@ -25,7 +25,7 @@ public enum DeviceState: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
 /// One device in a ``Message/deviceList(_:)``.
 public struct DeviceInfo: Hashable, Sendable {
     /// The number streams and `setMasterVolume` use to name it.
-    public var id: DeviceID
+    public var id: AudioDeviceID
     /// The ALSA name the daemon opened (`hw:0,0`, `default`).
     public var name: String
     /// The card's description (`HDA Intel PCH`), or empty.
@@ -44,7 +44,7 @@ public struct DeviceInfo: Hashable, Sendable {
     public var masterVolume: Volume
 
     public init(
-        id: DeviceID, name: String, description: String, directions: StreamDirection,
+        id: AudioDeviceID, name: String, description: String, directions: StreamDirection,
         format: StreamFormat, buffer: BufferGeometry, state: DeviceState, xruns: UInt32,
         masterVolume: Volume
     ) {
@@ -65,7 +65,7 @@ public struct DeviceInfo: Hashable, Sendable {
 
 extension DeviceInfo: WirePayload {
     init(from reader: inout WireReader) throws(ProtocolError) {
-        id = DeviceID(try reader.uint32())
+        id = AudioDeviceID(try reader.uint32())
         name = try reader.string("name", limit: WireLimits.maxNameBytes)
         description = try reader.string("description", limit: WireLimits.maxNameBytes)
         directions = try reader.direction()
@@ -98,7 +98,7 @@ public struct StreamInfo: Hashable, Sendable {
     /// The stream's number (usable with `setStreamVolume` from any allowed client).
     public var id: StreamID
     /// The device it plays to or records from.
-    public var device: DeviceID
+    public var device: AudioDeviceID
     /// The owning client's pid, from the socket's credentials.
     public var clientPID: UInt32
     /// The owning client's uid, from the socket's credentials.
@@ -125,7 +125,7 @@ public struct StreamInfo: Hashable, Sendable {
     public var state: StreamState
 
     public init(
-        id: StreamID, device: DeviceID, clientPID: UInt32, clientUID: UInt32, clientName: String,
+        id: StreamID, device: AudioDeviceID, clientPID: UInt32, clientUID: UInt32, clientName: String,
         name: String, direction: StreamDirection, format: StreamFormat, buffer: BufferGeometry,
         latencyMicroseconds: UInt32, position: UInt64, xruns: UInt32, volume: Volume, state: StreamState
     ) {
@@ -154,7 +154,7 @@ extension StreamInfo: WirePayload {
         let raw = try reader.uint32()
         guard raw != 0 else { throw .invalidValue(reader.type, field: "id", value: 0) }
         id = StreamID(raw)
-        device = DeviceID(try reader.uint32())
+        device = AudioDeviceID(try reader.uint32())
         clientPID = try reader.uint32()
         clientUID = try reader.uint32()
         clientName = try reader.string("clientName", limit: WireLimits.maxNameBytes)

@@ -177,12 +177,12 @@ extension Volume: WirePayload {
 
 /// A device's master volume: applied after the streams are mixed.
 public struct MasterVolume: Hashable, Sendable {
-    /// The device, or ``DeviceID/defaultDevice``.
-    public var device: DeviceID
+    /// The device, or ``AudioDeviceID/defaultDevice``.
+    public var device: AudioDeviceID
     /// Its level and mute.
     public var volume: Volume
 
-    public init(device: DeviceID, volume: Volume) {
+    public init(device: AudioDeviceID, volume: Volume) {
         self.device = device
         self.volume = volume
     }
@@ -190,7 +190,7 @@ public struct MasterVolume: Hashable, Sendable {
 
 extension MasterVolume: WirePayload {
     init(from reader: inout WireReader) throws(ProtocolError) {
-        device = DeviceID(try reader.uint32())
+        device = AudioDeviceID(try reader.uint32())
         volume = try Volume(from: &reader)
     }
 

@@ -51,14 +51,14 @@ public struct OpenStream: Hashable, Sendable {
     /// How much audio the client wants buffered between itself and the device, in microseconds;
     /// 0 lets the daemon choose. The daemon rounds to whole periods and clamps to what it can do.
     public var latencyMicroseconds: UInt32
-    /// The device to use, or ``DeviceID/defaultDevice``.
-    public var device: DeviceID
+    /// The device to use, or ``AudioDeviceID/defaultDevice``.
+    public var device: AudioDeviceID
     /// A name for the stream in listings (`music`, `notification`), ≤ 255 bytes.
     public var name: String
 
     public init(
         direction: StreamDirection, format: StreamFormat, latencyMicroseconds: UInt32 = 0,
-        device: DeviceID = .defaultDevice, name: String = ""
+        device: AudioDeviceID = .defaultDevice, name: String = ""
     ) {
         self.direction = direction
         self.format = format
@@ -76,7 +76,7 @@ extension OpenStream: WirePayload {
         guard latencyMicroseconds <= WireLimits.maxLatencyMicroseconds else {
             throw .invalidValue(.openStream, field: "latency", value: Int64(latencyMicroseconds))
         }
-        device = DeviceID(try reader.uint32())
+        device = AudioDeviceID(try reader.uint32())
         name = try reader.string("name", limit: WireLimits.maxNameBytes)
     }
 
@@ -137,15 +137,15 @@ public struct StreamOpened: Hashable, Sendable {
     /// The client-side buffer the daemon granted, in frames at the client's rate. A playback
     /// client can have at most `bufferFrames` frames in flight; this is its latency budget.
     public var buffer: BufferGeometry
-    /// The device the stream was attached to (never ``DeviceID/defaultDevice``).
-    public var device: DeviceID
+    /// The device the stream was attached to (never ``AudioDeviceID/defaultDevice``).
+    public var device: AudioDeviceID
     /// The device's own format: when it equals the client's, no conversion takes place.
     public var deviceFormat: StreamFormat
     /// The device's hardware buffer, in device frames: latency the daemon adds after the stream's buffer.
     public var deviceBuffer: BufferGeometry
 
     public init(
-        direction: StreamDirection, buffer: BufferGeometry, device: DeviceID,
+        direction: StreamDirection, buffer: BufferGeometry, device: AudioDeviceID,
         deviceFormat: StreamFormat, deviceBuffer: BufferGeometry
     ) {
         self.direction = direction
@@ -160,7 +160,7 @@ extension StreamOpened: WirePayload {
     init(from reader: inout WireReader) throws(ProtocolError) {
         direction = try reader.direction()
         buffer = try BufferGeometry(from: &reader)
-        device = DeviceID(try reader.uint32())
+        device = AudioDeviceID(try reader.uint32())
         deviceFormat = try StreamFormat(from: &reader)
         deviceBuffer = try BufferGeometry(from: &reader)
     }

@@ -88,13 +88,13 @@ public struct StreamID: RawRepresentable, Hashable, Comparable, Sendable, Custom
 }
 
 /// The daemon-assigned number of a device. Zero asks for the daemon's default device.
-public struct DeviceID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct AudioDeviceID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
 
     /// "Whichever device the daemon uses by default."
-    public static let defaultDevice = DeviceID(0)
+    public static let defaultDevice = AudioDeviceID(0)
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     public var description: String { rawValue == 0 ? "default" : "dev\(rawValue)" }

@@ -163,7 +163,7 @@ import Testing
             }
         }
         let bad = StreamOpened(
-            direction: .playback, buffer: BufferGeometry(bufferFrames: 10, periodFrames: 20), device: DeviceID(1),
+            direction: .playback, buffer: BufferGeometry(bufferFrames: 10, periodFrames: 20), device: AudioDeviceID(1),
             deviceFormat: SampleMessages.deviceFormat, deviceBuffer: BufferGeometry(bufferFrames: 8, periodFrames: 8)
         )
         #expect(throws: ProtocolError.self) { try Envelope(.streamOpened(bad), stream: StreamID(1)).encoded() }

@@ -36,7 +36,7 @@ import Testing
     @Test func openStream_isPinnedByteForByte() throws {
         let open = OpenStream(
             direction: .playback, format: StreamFormat(.s16, rate: 48_000, channels: 2),
-            latencyMicroseconds: 20_000, device: DeviceID(1), name: "x"
+            latencyMicroseconds: 20_000, device: AudioDeviceID(1), name: "x"
         )
         let bytes = try Envelope(.openStream(open), tag: 1).encoded()
         #expect(Array(bytes.dropFirst(WireLimits.headerBytes)) == [

@@ -11,13 +11,13 @@ enum SampleMessages {
     static let deviceFormat = StreamFormat(.s32, rate: 48_000, channels: 8)
 
     static let device = DeviceInfo(
-        id: DeviceID(1), name: "hw:0,0", description: "HDA Intel PCH", directions: .duplex,
+        id: AudioDeviceID(1), name: "hw:0,0", description: "HDA Intel PCH", directions: .duplex,
         format: deviceFormat, buffer: BufferGeometry(bufferFrames: 1024, periodFrames: 256),
         state: .running, xruns: 3, masterVolume: Volume(level: 0.5, muted: false)
     )
 
     static let stream = StreamInfo(
-        id: StreamID(7), device: DeviceID(1), clientPID: 4242, clientUID: 1000, clientName: "pcmplay",
+        id: StreamID(7), device: AudioDeviceID(1), clientPID: 4242, clientUID: 1000, clientName: "pcmplay",
         name: "Musik ♫", direction: .playback, format: format,
         buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441), latencyMicroseconds: 105_000,
         position: 1 << 40, xruns: 0, volume: Volume(level: 1, muted: true), state: .draining
@@ -32,9 +32,9 @@ enum SampleMessages {
         Envelope(.error(ErrorReply(code: ErrorCode(rawValue: 999), text: "")), stream: StreamID(4)),
         Envelope(.openStream(OpenStream(direction: .capture, format: format, latencyMicroseconds: 20_000, name: "mic")), tag: 2),
         Envelope(.openStream(OpenStream(direction: .duplex, format: StreamFormat(.float32, rate: 768_000, channels: 32),
-                                        latencyMicroseconds: WireLimits.maxLatencyMicroseconds, device: DeviceID(9)))),
+                                        latencyMicroseconds: WireLimits.maxLatencyMicroseconds, device: AudioDeviceID(9)))),
         Envelope(.streamOpened(StreamOpened(
-            direction: .playback, buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441), device: DeviceID(1),
+            direction: .playback, buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441), device: AudioDeviceID(1),
             deviceFormat: deviceFormat, deviceBuffer: BufferGeometry(bufferFrames: 1024, periodFrames: 1024)
         )), stream: StreamID(7), tag: 2),
         Envelope(.closeStream, stream: StreamID(7), tag: 8),
@@ -52,7 +52,7 @@ enum SampleMessages {
         Envelope(.setStreamVolume(Volume(level: 0.25, muted: false)), stream: StreamID(7), tag: 12),
         Envelope(.setMasterVolume(MasterVolume(device: .defaultDevice, volume: Volume(level: 0, muted: true))), tag: 13),
         Envelope(.streamVolumeChanged(Volume(level: 1, muted: false)), stream: StreamID(7)),
-        Envelope(.masterVolumeChanged(MasterVolume(device: DeviceID(1), volume: Volume(level: 0.75)))),
+        Envelope(.masterVolumeChanged(MasterVolume(device: AudioDeviceID(1), volume: Volume(level: 0.75)))),
         Envelope(.listDevices, tag: 14),
         Envelope(.deviceList([device, device]), tag: 14),
         Envelope(.deviceList([]), tag: 14),

@@ -1,1 +1,0 @@
-// PCMClient: module placeholder, replaced by the module's first real file.

@@ -1,0 +1,163 @@
+// The public entry point of the client library: one connection to the pcmd daemon, on which a
+// program opens any number of playback, capture or duplex streams and makes control calls
+// (listing devices and streams, setting volumes). Every call is async and never blocks a thread.
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import PCMProtocol
+import Synchronization
+import SystemPackage
+
+/// A connection to the pcmd daemon.
+///
+/// ```swift
+/// let connection = try await PCMConnection.connect(clientName: "player")
+/// let stream = try await connection.openPlayback(format: StreamFormat(.s16, rate: 48_000, channels: 2))
+/// try await stream.write(samples)
+/// try await stream.drain()
+/// ```
+///
+/// The connection closes when ``close()`` is called or the last reference to it (including the
+/// references its streams hold) goes away.
+public final class PCMConnection: Sendable {
+    let core: ConnectionCore
+
+    /// What the daemon said when it accepted the connection.
+    public let welcome: Welcome
+
+    private init(core: ConnectionCore, welcome: Welcome) {
+        self.core = core
+        self.welcome = welcome
+    }
+
+    deinit { core.close() }
+
+    /// Connects to the daemon and introduces the client.
+    ///
+    /// - Parameters:
+    ///   - path: The socket to use. `nil` follows the usual rule: `$PCMD_SOCKET` if set, else the
+    ///     user daemon (`$XDG_RUNTIME_DIR/pcmd/socket`), then the system daemon (`/run/pcmd/socket`).
+    ///   - clientName: How the client appears in listings (at most 255 bytes of UTF-8).
+    /// - Throws: ``PCMClientError/noDaemon(tried:)`` when no candidate socket answers,
+    ///   ``PCMClientError/refused(_:)`` when the daemon turns the client away (for example
+    ///   ``ErrorCode/accessDenied``).
+    public static func connect(path: String? = nil, clientName: String) async throws(PCMClientError) -> PCMConnection {
+        let candidates = SocketLocation.clientCandidates(explicitPath: path) { name in
+            getenv(name).map { String(cString: $0) }
+        }
+        var failures: [String: Errno] = [:]
+        for candidate in candidates {
+            do throws(PCMClientError) {
+                let socket = try ClientSocket.connect(path: candidate)
+                return try await handshake(socket: socket, clientName: clientName)
+            } catch .system(call: "connect", let errno) {
+                failures[candidate] = errno
+            }
+        }
+        throw .noDaemon(tried: failures)
+    }
+
+    /// Speaks the protocol over a socket that is already connected (for example one end of a
+    /// `socketpair` in a test, or a descriptor inherited from a parent). Takes ownership of `fd`.
+    public static func connect(adopting fd: Int32, clientName: String) async throws(PCMClientError) -> PCMConnection {
+        try await handshake(socket: try ClientSocket(adopting: fd), clientName: clientName)
+    }
+
+    private static func handshake(socket: consuming ClientSocket, clientName: String) async throws(PCMClientError) -> PCMConnection {
+        let core = try ConnectionCore.start(socket: socket)
+        let hello = Hello(pid: UInt32(bitPattern: getpid()), clientName: clientName)
+        do throws(PCMClientError) {
+            let reply = try await core.request(.hello(hello))
+            guard case .welcome(let welcome) = reply.message else { throw .unexpectedReply(reply.message.type) }
+            return PCMConnection(core: core, welcome: welcome)
+        } catch {
+            core.close()
+            throw error
+        }
+    }
+
+    /// Closes the connection and every stream on it. Waiting calls fail with
+    /// ``PCMClientError/disconnected(_:)``. Closing twice does nothing.
+    public func close() { core.close() }
+
+    /// Whether the connection has ended, and why.
+    public var closedReason: PCMClientError? { core.state.withLock { $0.closed } }
+
+    // MARK: - Streams
+
+    /// Opens a playback stream: the client writes audio in `format`, the daemon converts it to the
+    /// device's format and rate and mixes it with the other clients.
+    ///
+    /// - Parameters:
+    ///   - format: The client's sample format, rate and channels.
+    ///   - latencyMicroseconds: The buffering the client wants (0: the daemon's default).
+    ///   - device: The device, or the daemon's default.
+    ///   - name: The stream's name in listings.
+    /// - Throws: ``PCMClientError/refused(_:)`` with ``ErrorCode/tooManyStreams``,
+    ///   ``ErrorCode/unsupportedFormat``, ``ErrorCode/noSuchDevice`` and the like.
+    public func openPlayback(
+        format: StreamFormat, latencyMicroseconds: UInt32 = 0,
+        device: AudioDeviceID = .defaultDevice, name: String = ""
+    ) async throws(PCMClientError) -> PCMStream {
+        try await open(.playback, format: format, latencyMicroseconds: latencyMicroseconds, device: device, name: name)
+    }
+
+    /// Opens a capture stream: the daemon sends the device's input converted to `format`;
+    /// read it from ``PCMStream/captured``.
+    public func openCapture(
+        format: StreamFormat, latencyMicroseconds: UInt32 = 0,
+        device: AudioDeviceID = .defaultDevice, name: String = ""
+    ) async throws(PCMClientError) -> PCMStream {
+        try await open(.capture, format: format, latencyMicroseconds: latencyMicroseconds, device: device, name: name)
+    }
+
+    /// Opens a stream in any direction, including ``StreamDirection/duplex``.
+    public func open(
+        _ direction: StreamDirection, format: StreamFormat, latencyMicroseconds: UInt32 = 0,
+        device: AudioDeviceID = .defaultDevice, name: String = ""
+    ) async throws(PCMClientError) -> PCMStream {
+        let request = OpenStream(
+            direction: direction, format: format, latencyMicroseconds: latencyMicroseconds, device: device, name: name
+        )
+        let reply = try await core.request(.openStream(request), format: format)
+        guard case .streamOpened(let opened) = reply.message else { throw .unexpectedReply(reply.message.type) }
+        return PCMStream(connection: self, id: reply.stream, format: format, opened: opened)
+    }
+
+    // MARK: - Control
+
+    /// Every device the daemon drives.
+    public func devices() async throws(PCMClientError) -> [DeviceInfo] {
+        let reply = try await core.request(.listDevices)
+        guard case .deviceList(let devices) = reply.message else { throw .unexpectedReply(reply.message.type) }
+        return devices
+    }
+
+    /// Every stream of every client, as far as this client is allowed to see them.
+    public func streams() async throws(PCMClientError) -> [StreamInfo] {
+        let reply = try await core.request(.listStreams)
+        guard case .streamList(let streams) = reply.message else { throw .unexpectedReply(reply.message.type) }
+        return streams
+    }
+
+    /// Sets the volume of any stream (this client's or, if allowed, another's).
+    public func setVolume(_ volume: Volume, stream: StreamID) async throws(PCMClientError) {
+        try await expectOK(core.request(.setStreamVolume(volume), stream: stream))
+        core.state.withLock { $0.streams[stream]?.volume = volume }
+    }
+
+    /// Sets a device's master volume.
+    public func setMasterVolume(_ volume: Volume, device: AudioDeviceID = .defaultDevice) async throws(PCMClientError) {
+        try await expectOK(core.request(.setMasterVolume(MasterVolume(device: device, volume: volume))))
+    }
+
+    /// The latest master volume the daemon announced for `device`, if any.
+    public func announcedMasterVolume(device: AudioDeviceID) -> Volume? {
+        core.state.withLock { $0.masterVolumes[device] }
+    }
+
+    func expectOK(_ reply: Envelope) throws(PCMClientError) {
+        guard case .ok = reply.message else { throw .unexpectedReply(reply.message.type) }
+    }
+}
