@@ -1,0 +1,114 @@
+// The inner loops of the mixer: one specialised loop per sample format for adding a stream into
+// the Double accumulator and for rounding, saturating and storing the result. Kept apart from
+// Mixer so the bookkeeping there stays readable and these stay tight enough to vectorise.
+
+import PCMBufferCore
+
+/// Mixer inner loops. Every function is allocation-free and branch-free per sample except for
+/// the clamps, which compile to min/max.
+enum MixKernels {
+    /// Adds `gain ×` the first `adding` samples at `source` into `accumulator`, then stores
+    /// `gain ×` the next `storing` samples into the accumulator (the part no stream has touched
+    /// yet this period).
+    static func accumulate(
+        _ format: SampleFormat, from source: UnsafeRawPointer, into accumulator: UnsafeMutablePointer<Double>,
+        adding: Int, storing: Int, gain: Double
+    ) {
+        switch format {
+        case .s16: integerAccumulate(S16Codec.self, source, accumulator, adding, storing, gain)
+        case .s24: integerAccumulate(S24Codec.self, source, accumulator, adding, storing, gain)
+        case .s24Packed: integerAccumulate(S24PackedCodec.self, source, accumulator, adding, storing, gain)
+        case .s32: integerAccumulate(S32Codec.self, source, accumulator, adding, storing, gain)
+        case .float32: floatAccumulate(source, accumulator, adding, storing, gain)
+        }
+    }
+
+    /// Scales `samples` accumulated samples by `gain`, rounds, saturates and stores them in `format`.
+    static func store(
+        _ format: SampleFormat, from accumulator: UnsafeMutablePointer<Double>, into destination: UnsafeMutableRawPointer,
+        samples: Int, gain: Double
+    ) {
+        switch format {
+        case .s16: integerStore(S16Codec.self, accumulator, destination, samples, gain)
+        case .s24: integerStore(S24Codec.self, accumulator, destination, samples, gain)
+        case .s24Packed: integerStore(S24PackedCodec.self, accumulator, destination, samples, gain)
+        case .s32: integerStore(S32Codec.self, accumulator, destination, samples, gain)
+        case .float32: floatStore(accumulator, destination, samples, gain)
+        }
+    }
+
+    // MARK: Integer formats
+
+    private static func integerAccumulate<Codec: IntegerSampleCodec>(
+        _ codec: Codec.Type, _ source: UnsafeRawPointer, _ acc: UnsafeMutablePointer<Double>,
+        _ adding: Int, _ storing: Int, _ gain: Double
+    ) {
+        let size = Codec.bytes
+        // Unity gets its own loops: no multiply, and the sum stays an exact integer.
+        if gain == 1 {
+            for i in 0..<adding { acc[i] += Double(Codec.load(source + i * size)) }
+            for i in adding..<(adding + storing) { acc[i] = Double(Codec.load(source + i * size)) }
+        } else {
+            for i in 0..<adding { acc[i] += Double(Codec.load(source + i * size)) * gain }
+            for i in adding..<(adding + storing) { acc[i] = Double(Codec.load(source + i * size)) * gain }
+        }
+    }
+
+    private static func integerStore<Codec: IntegerSampleCodec>(
+        _ codec: Codec.Type, _ acc: UnsafeMutablePointer<Double>, _ destination: UnsafeMutableRawPointer,
+        _ samples: Int, _ gain: Double
+    ) {
+        let size = Codec.bytes
+        let upper = Double(Codec.maximum)
+        let lower = Double(Codec.minimum)
+        if gain == 1 {
+            for i in 0..<samples {
+                let clamped = min(max(roundToNearestEven(acc[i]), lower), upper)
+                Codec.store(Int32(clamped), to: destination + i * size)
+            }
+        } else {
+            for i in 0..<samples {
+                let clamped = min(max(roundToNearestEven(acc[i] * gain), lower), upper)
+                Codec.store(Int32(clamped), to: destination + i * size)
+            }
+        }
+    }
+
+    /// Round to nearest, ties to even, for |x| < 2^51 (larger values are clamped afterwards and
+    /// come out of this unchanged or still beyond the limits). Adding and subtracting 1.5·2^52
+    /// makes the FPU do the rounding; `rounded(.toNearestOrEven)` would call into libm on
+    /// x86-64 CPUs without SSE4.1, which is the default target.
+    @inline(__always)
+    static func roundToNearestEven(_ x: Double) -> Double {
+        let magic = 6_755_399_441_055_744.0
+        let inRange = abs(x) < 2_251_799_813_685_248.0  // 2^51
+        return inRange ? (x + magic) - magic : x
+    }
+
+    // MARK: Float
+
+    private static func floatAccumulate(
+        _ source: UnsafeRawPointer, _ acc: UnsafeMutablePointer<Double>, _ adding: Int, _ storing: Int, _ gain: Double
+    ) {
+        for i in 0..<adding {
+            let x = Double(source.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+            // x != x only for NaN; a NaN from one client must not silence everyone's sum.
+            acc[i] += (x == x ? x : 0) * gain
+        }
+        for i in adding..<(adding + storing) {
+            let x = Double(source.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+            acc[i] = (x == x ? x : 0) * gain
+        }
+    }
+
+    private static func floatStore(
+        _ acc: UnsafeMutablePointer<Double>, _ destination: UnsafeMutableRawPointer, _ samples: Int, _ gain: Double
+    ) {
+        for i in 0..<samples {
+            let x = acc[i] * gain
+            // Infinite inputs of opposite sign sum to NaN; that too becomes silence.
+            let clamped = x == x ? min(max(x, -1), 1) : 0
+            destination.storeBytes(of: Float(clamped), toByteOffset: i * 4, as: Float.self)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// PCMDSP: module placeholder, replaced by the module's first real file.
