@@ -1,0 +1,135 @@
+// pcmrec: records from the pcmd daemon into a WAV, FLAC or raw file, or raw samples to standard
+// output, until a duration is reached or Ctrl-C. The daemon converts the device's input to the
+// format, rate and channels asked for; the samples reach the file unchanged.
+
+import AudioFile
+import ArgumentParser
+import PCMBufferCore
+import PCMClient
+import PCMProtocol
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Set by SIGINT/SIGTERM: stop recording and finish the file properly.
+let stopRequested = Atomic<Bool>(false)
+
+@main
+struct PCMRec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pcmrec",
+        abstract: "Record audio from the pcmd sound server.",
+        discussion: """
+            Writes a WAV file (or FLAC or raw, by --container or the file's extension), or raw \
+            little-endian samples to standard output ("-"): WAV and FLAC headers need a seekable \
+            file. Recording stops after --duration, or on Ctrl-C (a second Ctrl-C quits at once); \
+            the file is always closed properly.
+
+            Examples:
+              pcmrec take1.wav
+              pcmrec --format s24_3 --rate 96000 --duration 10 take2.flac
+              pcmrec --format f32 - | sox -t raw -e float -b 32 -r 48000 -c 2 - out.ogg
+            """
+    )
+
+    @Argument(help: "The file to write, or - for raw samples on standard output.")
+    var file: String
+
+    @Option(help: "Sample format: s16, s24, s24_3, s32 or f32.")
+    var format: String = "s16"
+
+    @Option(help: "Sample rate in Hz.")
+    var rate: Int = 48_000
+
+    @Option(help: "Channels.")
+    var channels: Int = 2
+
+    @Option(help: "Container: wav, flac or raw (default: from the extension, else wav).")
+    var container: String?
+
+    @Option(help: "Stop after this many seconds (default: until Ctrl-C).")
+    var duration: Double?
+
+    @Option(help: "The pcmd socket (default: $PCMD_SOCKET, then the user daemon, then the system daemon).")
+    var socket: String?
+
+    @Option(help: "The device number to record from (see `pcmctl devices`); 0 is the daemon's default.")
+    var device: UInt32 = 0
+
+    @Option(help: "Wanted latency in milliseconds (0: the daemon's default).")
+    var latency: UInt32 = 0
+
+    @Option(help: "The stream's name in `pcmctl streams`.")
+    var name: String = "pcmrec"
+
+    mutating func validate() throws {
+        guard SampleFormat(name: format) != nil else {
+            throw ValidationError("unknown sample format \"\(format)\"; use s16, s24, s24_3, s32 or f32")
+        }
+        guard WireLimits.sampleRates.contains(UInt32(clamping: rate)) else {
+            throw ValidationError("--rate must be 1000 to 768000")
+        }
+        guard (1...WireLimits.maxChannels).contains(channels) else {
+            throw ValidationError("--channels must be 1 to \(WireLimits.maxChannels)")
+        }
+        if let container, AudioContainer(rawValue: container) == nil || container == "other" {
+            throw ValidationError("--container must be wav, flac or raw")
+        }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if file == "-", let container, container != "raw" {
+            throw ValidationError("standard output takes raw samples only (WAV and FLAC headers need to seek)")
+        }
+    }
+
+    /// The container to write: stdout is raw; otherwise the option, else the extension, else WAV.
+    var chosenContainer: AudioContainer {
+        if file == "-" { return .raw }
+        if let container, let chosen = AudioContainer(rawValue: container) { return chosen }
+        let lowered = file.lowercased()
+        if lowered.hasSuffix(".flac") { return .flac }
+        if lowered.hasSuffix(".raw") || lowered.hasSuffix(".pcm") { return .raw }
+        return .wav
+    }
+
+    func run() async throws {
+        guard let sampleFormat = SampleFormat(name: format) else { return }
+        let streamFormat = StreamFormat(sampleFormat, rate: rate, channels: channels)
+        signal(SIGINT) { _ in
+            stopRequested.store(true, ordering: .relaxed)
+            signal(SIGINT, SIG_DFL)  // a second Ctrl-C ends the process at once
+        }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+
+        let connection = try await PCMConnection.connect(path: socket, clientName: "pcmrec")
+        let stream = try await connection.openCapture(
+            format: streamFormat, latencyMicroseconds: latency * 1000, device: AudioDeviceID(device), name: name
+        )
+        // The file is created only once the daemon has accepted the stream, so a failed start
+        // leaves no empty file behind.
+        var writer = file == "-"
+            ? try AudioFileWriter(fileDescriptor: STDOUT_FILENO, name: "<stdout>", container: .raw,
+                                  encoding: sampleFormat, rate: rate, channels: channels)
+            : try AudioFileWriter(path: file, container: chosenContainer, encoding: sampleFormat, rate: rate, channels: channels)
+        let limit = duration.map { Int(($0 * Double(rate)).rounded()) }
+        var recorded = 0
+        for try await chunk in stream.captured {
+            var bytes = chunk
+            if let limit, recorded + chunk.count / streamFormat.bytesPerFrame > limit {
+                bytes = Array(chunk.prefix((limit - recorded) * streamFormat.bytesPerFrame))
+            }
+            try bytes.withUnsafeBytes { raw in try writer.write(raw, as: sampleFormat) }
+            recorded += bytes.count / streamFormat.bytesPerFrame
+            if let limit, recorded >= limit { break }
+            if stopRequested.load(ordering: .relaxed) { break }
+        }
+        try await stream.close()
+        connection.close()
+        try writer.close()
+        let dropped = stream.status.droppedCaptureBytes
+        if dropped > 0 {
+            fputs("pcmrec: \(dropped / streamFormat.bytesPerFrame) frames were dropped because writing fell behind\n", stderr)
+        }
+    }
+}
