@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
 
+        // Linux interfaces Swift's Glibc module leaves out (eventfd, thread names).
+        .target(name: "CLinux"),
+
         // The substream buffer allocator and ring buffers: pure Swift, no ALSA, no I/O.
         .target(name: "PCMBufferCore", swiftSettings: strictSettings),
 
@@ -55,7 +58,7 @@ let package = Package(
         .target(
             name: "PCMDaemon",
             dependencies: [
-                "PCMBufferCore", "ALSA", "PCMDSP", "PCMProtocol", "AudioFile", "CSystemd",
+                "PCMBufferCore", "ALSA", "PCMDSP", "PCMProtocol", "AudioFile", "CSystemd", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),

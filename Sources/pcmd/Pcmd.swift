@@ -1,4 +1,4 @@
-// The pcmd command line: parses options and hands them to PCMDaemon.
+// The pcmd command line: options and their help, the config file, then PCMDaemon does the rest.
 import ArgumentParser
 import Logging
 import PCMDaemon
@@ -8,10 +8,129 @@ struct Pcmd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pcmd",
         abstract: "A low-latency sound server for Linux.",
+        discussion: """
+            pcmd opens a sound card through alsa-lib, keeps it streaming with mmap access on a \
+            real-time thread, and serves playback and capture to applications over a Unix socket.
+            With no --device it uses the first sound card; on a machine without one it falls back \
+            to the ALSA 'null' device and says so.
+
+            Settings come from the config file (--config, default /etc/pcmd/pcmd.conf when it \
+            exists), one 'key = value' per line with the long option names as keys (period = 128); \
+            options given on the command line win.
+
+            Signals: SIGTERM and SIGINT drain playback and stop; SIGHUP reopens the devices.
+            """,
         version: PCMDaemonVersion.string
     )
 
+    @Option(name: .shortAndLong, help: ArgumentHelp(
+        "ALSA device to open, e.g. hw:0,0, hw:Loopback,0,1, null.",
+        discussion: "Default: the first sound card (hw:N,0), or null when there is none."))
+    var device: String?
+
+    @Option(name: .customLong("capture-device"), help: "ALSA device for capture when it is not --device.")
+    var captureDevice: String?
+
+    @Option(name: .shortAndLong, help: "Directions to open: playback, capture or duplex. Default: playback.")
+    var mode: String?
+
+    @Option(name: .shortAndLong, help: "Device sample format: s16, s24 (24 in 4 bytes), s24_3, s32, f32. Default: s16.")
+    var format: String?
+
+    @Option(name: .shortAndLong, help: "Sample rate in Hz; the device must support it exactly. Default: 48000.")
+    var rate: Int?
+
+    @Option(name: .shortAndLong, help: "Channels. Default: 2.")
+    var channels: Int?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp(
+        "Frames per period: how much audio each wakeup of the audio thread moves. Default: 256.",
+        discussion: "Smaller periods mean lower latency and more wakeups."))
+    var period: Int?
+
+    @Option(help: "Periods per device buffer, when --buffer is not given. Default: 3.")
+    var periods: Int?
+
+    @Option(name: .shortAndLong, help: "Device buffer in frames (at least two periods). Default: period × periods.")
+    var buffer: Int?
+
+    @Option(help: ArgumentHelp(
+        "Bytes preallocated per device substream; caps the device buffer.",
+        discussion: "Default: 64 KiB, raised to fit an explicit --buffer."))
+    var prealloc: Int?
+
+    @Option(help: ArgumentHelp(
+        "Built-in playback source: silence, sine[:HZ[:AMPLITUDE]], file:PATH, loop:PATH. Default: silence.",
+        discussion: "Plays when no client does; a diagnostic like speaker-test."))
+    var source: String?
+
+    @Option(help: "Built-in capture sink: discard or file:PATH (WAV). Default: discard.")
+    var sink: String?
+
+    @Option(help: "Unix socket for clients. Default: $XDG_RUNTIME_DIR/pcmd/socket, or /run/pcmd/socket as root.")
+    var socket: String?
+
+    @Option(name: .customLong("max-streams"), help: "Most client streams served at once. Default: 32.")
+    var maxStreams: Int?
+
+    @Option(name: .customLong("rt-priority"), help: "SCHED_FIFO priority for the audio threads; 0 disables. Default: 70.")
+    var rtPriority: Int?
+
+    @Option(help: "Config file to read. Default: /etc/pcmd/pcmd.conf when it exists.")
+    var config: String?
+
+    @Option(name: .customLong("log-level"), help: "Least severe log level shown: trace, debug, info, notice, warning, error. Default: info.")
+    var logLevel: String = "info"
+
+    @Option(help: "Stop after this many seconds (for tests and diagnostics). Default: run until stopped.")
+    var duration: Double?
+
+    @Flag(name: .customLong("list-devices"), help: "List sound cards and PCM devices, then exit.")
+    var listDevices = false
+
+    mutating func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("invalid --log-level '\(logLevel)': expected trace, debug, info, notice, warning or error")
+        }
+        if let duration, !(duration > 0) {
+            throw ValidationError("invalid --duration '\(duration)': expected a number of seconds above 0")
+        }
+    }
+
     func run() async throws {
-        print("pcmd \(PCMDaemonVersion.string)")
+        if listDevices {
+            print(DeviceListing.render())
+            return
+        }
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try settings().configuration()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let daemon = Daemon(configuration: configuration, logLevel: level, duration: duration)
+        try await daemon.run()
+    }
+
+    /// The config file's settings with the command line's on top.
+    private func settings() throws(ConfigurationError) -> ConfigurationSettings {
+        var fromFile = ConfigurationSettings()
+        if let config {
+            fromFile = try ConfigurationSettings(contentsOf: config)
+        } else if let found = ConfigurationSettings.defaultFile() {
+            fromFile = try ConfigurationSettings(contentsOf: found)
+        }
+        var fromCommandLine = ConfigurationSettings()
+        let given: [(String, String?)] = [
+            ("device", device), ("capture-device", captureDevice), ("mode", mode), ("format", format),
+            ("rate", rate.map(String.init)), ("channels", channels.map(String.init)),
+            ("period", period.map(String.init)), ("periods", periods.map(String.init)),
+            ("buffer", buffer.map(String.init)), ("prealloc", prealloc.map(String.init)),
+            ("source", source), ("sink", sink), ("socket", socket),
+            ("max-streams", maxStreams.map(String.init)), ("rt-priority", rtPriority.map(String.init)),
+        ]
+        for case let (key, value?) in given { fromCommandLine.set(key, value) }
+        return fromFile.overridden(by: fromCommandLine)
     }
 }

@@ -1,0 +1,156 @@
+// What the daemon is asked to do: which device, in which format, with which sizes, what to
+// play and where captured audio goes. Built from the config file and the command line (the
+// command line wins), validated once, then read-only for the life of a run.
+import PCMBufferCore
+
+/// Which directions of the device pcmd opens.
+public enum StreamMode: String, Sendable, CaseIterable {
+    /// Playback only.
+    case playback
+    /// Capture only.
+    case capture
+    /// Playback and capture on the same card, each with its own substream and buffer.
+    case duplex
+
+    public var playsBack: Bool { self != .capture }
+    public var captures: Bool { self != .playback }
+}
+
+/// What the built-in playback source renders when no client is playing. Kept as a diagnostic
+/// afterwards, like `speaker-test`.
+public enum BuiltInSource: Sendable, Equatable, CustomStringConvertible {
+    /// Digital silence.
+    case silence
+    /// A full-period sine tone at `frequency` Hz and `amplitude` (0...1 of full scale) on every channel.
+    case sine(frequency: Double, amplitude: Double)
+    /// A WAV (or any libsndfile-readable) file, played once or looped.
+    case file(path: String, loop: Bool)
+
+    public var description: String {
+        switch self {
+        case .silence: "silence"
+        case .sine(let frequency, let amplitude): "sine:\(frequency):\(amplitude)"
+        case .file(let path, let loop): loop ? "loop:\(path)" : "file:\(path)"
+        }
+    }
+
+    /// Parses `silence`, `sine`, `sine:440`, `sine:440:0.5`, `file:PATH`, `loop:PATH`, or a bare path.
+    public init(parsing text: String) throws(ConfigurationError) {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        switch parts.first {
+        case "silence" where parts.count == 1:
+            self = .silence
+        case "sine":
+            let args = parts.count > 1 ? parts[1].split(separator: ":").map(String.init) : []
+            guard args.count <= 2 else { throw .invalidValue(key: "source", value: text, expected: "sine[:HZ[:AMPLITUDE]]") }
+            let frequency = try args.first.map { s throws(ConfigurationError) in
+                guard let f = Double(s), f > 0, f < 200_000 else {
+                    throw .invalidValue(key: "source", value: text, expected: "a sine frequency in Hz above 0")
+                }
+                return f
+            } ?? 440
+            let amplitude = try (args.count > 1 ? args[1] : nil).map { s throws(ConfigurationError) in
+                guard let a = Double(s), a >= 0, a <= 1 else {
+                    throw .invalidValue(key: "source", value: text, expected: "a sine amplitude from 0 to 1")
+                }
+                return a
+            } ?? 0.5
+            self = .sine(frequency: frequency, amplitude: amplitude)
+        case "file" where parts.count == 2 && !parts[1].isEmpty:
+            self = .file(path: parts[1], loop: false)
+        case "loop" where parts.count == 2 && !parts[1].isEmpty:
+            self = .file(path: parts[1], loop: true)
+        default:
+            guard text.hasPrefix("/") || text.hasPrefix("./") else {
+                throw .invalidValue(key: "source", value: text, expected: "silence, sine[:HZ[:AMPLITUDE]], file:PATH or loop:PATH")
+            }
+            self = .file(path: text, loop: false)
+        }
+    }
+}
+
+/// Where the built-in capture sink puts captured audio when no client records.
+public enum BuiltInSink: Sendable, Equatable, CustomStringConvertible {
+    /// Captured frames are dropped (but counted).
+    case discard
+    /// Captured frames are written to a WAV file in the device's format.
+    case file(path: String)
+
+    public var description: String {
+        switch self {
+        case .discard: "discard"
+        case .file(let path): "file:\(path)"
+        }
+    }
+
+    /// Parses `discard`, `file:PATH`, or a bare path.
+    public init(parsing text: String) throws(ConfigurationError) {
+        if text == "discard" { self = .discard; return }
+        if text.hasPrefix("file:"), text.count > 5 { self = .file(path: String(text.dropFirst(5))); return }
+        guard text.hasPrefix("/") || text.hasPrefix("./") else {
+            throw .invalidValue(key: "sink", value: text, expected: "discard or file:PATH")
+        }
+        self = .file(path: text)
+    }
+}
+
+/// The daemon's validated settings.
+public struct DaemonConfiguration: Sendable, Equatable {
+    /// ALSA device name; nil means "the first sound card, or the null device when there is none".
+    public var device: String?
+    /// ALSA device for capture when it differs from `device`.
+    public var captureDevice: String?
+    public var mode: StreamMode = .playback
+    public var format: SampleFormat = .s16
+    public var rate: Int = 48_000
+    public var channels: Int = 2
+    /// Frames per period (one wakeup of the audio thread).
+    public var periodFrames: Int = 256
+    /// Frames in the device buffer; nil means `periodFrames × periods`.
+    public var bufferFrames: Int?
+    /// Periods per buffer when `bufferFrames` is not given.
+    public var periods: Int = 3
+    /// Bytes preallocated per device substream in PCMBufferCore; caps the device buffer.
+    public var preallocationBytes: Int = 64 * 1024
+    public var source: BuiltInSource = .silence
+    public var sink: BuiltInSink = .discard
+    /// Unix socket the daemon serves clients on; nil means the default for the daemon kind.
+    public var socketPath: String?
+    /// Most client streams served at once.
+    public var maxStreams: Int = 32
+    /// Real-time priority asked for the audio threads (SCHED_FIFO); 0 disables the request.
+    public var realtimePriority: Int = 70
+
+    public init() {}
+
+    /// The device buffer in frames: the explicit value or period × periods.
+    public var requestedBufferFrames: Int { bufferFrames ?? periodFrames * periods }
+
+    /// The frame layout of the device's interleaved buffer.
+    public var layout: FrameLayout { FrameLayout(format: format, channels: channels) }
+
+    /// Checks every value and their combinations; the error names the bad value.
+    public func validate() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ key: String, _ value: Int, _ expected: String) throws(ConfigurationError) {
+            if !ok { throw .invalidValue(key: key, value: String(value), expected: expected) }
+        }
+        try check((1_000...768_000).contains(rate), "rate", rate, "a rate from 1000 to 768000 Hz")
+        try check((1...64).contains(channels), "channels", channels, "1 to 64 channels")
+        try check((16...65_536).contains(periodFrames), "period", periodFrames, "16 to 65536 frames")
+        try check((2...32).contains(periods), "periods", periods, "2 to 32 periods")
+        if let bufferFrames {
+            try check(bufferFrames >= 2 * periodFrames, "buffer", bufferFrames,
+                      "at least two periods (\(2 * periodFrames) frames)")
+        }
+        try check(preallocationBytes >= 16 * 1024, "prealloc", preallocationBytes, "at least 16384 bytes")
+        let needed = requestedBufferFrames * layout.bytesPerFrame
+        try check(needed <= preallocationBytes, "buffer", requestedBufferFrames,
+                  "a buffer that fits the \(preallocationBytes)-byte preallocation (raise prealloc to \(needed))")
+        try check((1...1024).contains(maxStreams), "max-streams", maxStreams, "1 to 1024 streams")
+        try check((0...99).contains(realtimePriority), "rt-priority", realtimePriority, "0 (off) to 99")
+        if case .file(let path) = sink, !mode.captures {
+            throw .conflict("sink \(path) needs capture: use --mode capture or --mode duplex")
+        }
+        if device == "" { throw .invalidValue(key: "device", value: "", expected: "an ALSA device name such as hw:0,0") }
+    }
+}
