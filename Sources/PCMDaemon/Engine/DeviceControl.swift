@@ -1,0 +1,107 @@
+// The only state a device's audio thread shares with the rest of the daemon: requests going
+// in (stop, drain, reopen), counters and events coming out. All of it is atomics and a
+// lock-free queue, so neither side ever waits for the other.
+#if canImport(Glibc)
+import Glibc
+#endif
+import PCMBufferCore
+import Synchronization
+
+/// What the control side asks of an audio thread.
+public enum DeviceRequest: UInt8, Sendable, AtomicRepresentable {
+    /// Keep streaming.
+    case run = 0
+    /// Close the device and open it again (SIGHUP, a configuration reload).
+    case reopen = 1
+    /// Let queued playback play out, then stop.
+    case drainAndStop = 2
+    /// Stop at once, discarding queued playback.
+    case stop = 3
+}
+
+/// Shared between one device stream's audio thread and the control side.
+public final class DeviceControl: Sendable {
+    /// Which stream of the device this is.
+    public let stream: DeviceStreamKind
+    /// The device name, for logs and status.
+    public let deviceName: String
+    /// Events from the audio thread, drained by `EventLogService`.
+    public let events: SPSCQueue<AudioEvent>
+    /// Wakes the audio thread out of poll() when a request is made.
+    public let wakeup: Wakeup
+
+    private let request = Atomic<DeviceRequest>(.run)
+    private let periodCounter = Atomic<UInt64>(0)
+    private let frameCounter = Atomic<Int64>(0)
+    private let xrunCounter = Atomic<Int>(0)
+    private let runningFlag = Atomic<Bool>(false)
+    private let finishedFlag = Atomic<Bool>(false)
+
+    public init(stream: DeviceStreamKind, deviceName: String, eventCapacity: Int = 256) throws(DaemonError) {
+        self.stream = stream
+        self.deviceName = deviceName
+        self.events = SPSCQueue(minimumCapacity: eventCapacity)
+        self.wakeup = try Wakeup()
+    }
+
+    // MARK: control side
+
+    /// Asks the audio thread for something and wakes it. A stop is never downgraded by a
+    /// later reopen.
+    public func send(_ newRequest: DeviceRequest) {
+        var current = request.load(ordering: .acquiring)
+        while current.rawValue < newRequest.rawValue || (current == .reopen && newRequest == .run) {
+            let (exchanged, original) = request.compareExchange(
+                expected: current, desired: newRequest, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            current = original
+        }
+        wakeup.signal()
+    }
+
+    /// Periods the thread has moved since it started; a watchdog checks that it grows.
+    public var periods: UInt64 { periodCounter.load(ordering: .relaxed) }
+    /// Frames moved to or from the device.
+    public var frames: Int64 { frameCounter.load(ordering: .relaxed) }
+    /// Xruns detected and recovered.
+    public var xruns: Int { xrunCounter.load(ordering: .relaxed) }
+    /// Whether the device is open and streaming (false while it is gone and being retried).
+    public var isRunning: Bool { runningFlag.load(ordering: .relaxed) }
+    /// Whether the thread has left its loop.
+    public var isFinished: Bool { finishedFlag.load(ordering: .acquiring) }
+
+    // MARK: audio thread side (non-blocking, non-allocating)
+
+    /// The pending request.
+    @inline(__always) func pendingRequest() -> DeviceRequest { request.load(ordering: .acquiring) }
+
+    /// Clears a handled reopen request, unless a stop arrived meanwhile.
+    func acknowledgeReopen() {
+        _ = request.compareExchange(expected: .reopen, desired: .run, ordering: .acquiringAndReleasing)
+    }
+
+    @inline(__always) func countPeriod(frames: Int) {
+        periodCounter.add(1, ordering: .relaxed)
+        frameCounter.add(Int64(frames), ordering: .relaxed)
+    }
+
+    @inline(__always) func countXrun() -> Int { xrunCounter.add(1, ordering: .relaxed).newValue }
+
+    @inline(__always) func setRunning(_ running: Bool) { runningFlag.store(running, ordering: .relaxed) }
+
+    func markFinished() { finishedFlag.store(true, ordering: .releasing) }
+
+    /// Queues an event; when the queue is full the event is dropped and counted by the queue.
+    @inline(__always) func report(_ kind: AudioEvent.Kind, value: Int64 = 0, position: Int64 = 0) {
+        _ = events.push(AudioEvent(kind, stream: stream, value: value, position: position, time: MonotonicClock.nanoseconds()))
+    }
+}
+
+/// CLOCK_MONOTONIC without allocation, for event timestamps and pacing.
+public enum MonotonicClock {
+    @inline(__always) public static func nanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}

@@ -1,0 +1,223 @@
+// One device stream's audio thread: the mmap period loop of pcm-memory.md §3 and everything
+// that keeps it alive. Xruns are recovered (prepare, prefill, start) and counted; a suspend is
+// resumed or re-prepared; a device that goes away is closed and reopened with backoff while
+// the rest of the daemon carries on. Inside the loop nothing allocates, locks, logs or awaits:
+// what happened leaves through `DeviceControl`'s counters and event queue.
+#if canImport(Glibc)
+import Glibc
+#endif
+import ALSA
+import PCMBufferCore
+
+/// Why the period loop returned.
+enum StreamEnd {
+    /// A stop request; `drain` lets queued playback play out first.
+    case stop(drain: Bool)
+    /// A reopen request (SIGHUP).
+    case reopen
+    /// The device went away or could not be recovered; the negative errno says why.
+    case lost(code: Int32)
+}
+
+/// Runs one device stream on its own thread until asked to stop.
+public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
+    public let opener: DeviceOpener
+    public let control: DeviceControl
+    public let processor: Processor
+
+    /// Reopen attempts wait this long at first, doubling up to `maximumBackoffMilliseconds`.
+    static var initialBackoffMilliseconds: Int32 { 100 }
+    static var maximumBackoffMilliseconds: Int32 { 2000 }
+
+    public init(opener: DeviceOpener, control: DeviceControl, processor: Processor) {
+        self.opener = opener
+        self.control = control
+        self.processor = processor
+    }
+
+    private var isPlayback: Bool { opener.direction == .playback }
+
+    /// The thread body. `first` is the device opened at startup, or nil when it was missing
+    /// then (the loop keeps trying to open it).
+    public func run(first: consuming OpenDevice?) {
+        var current = first
+        var backoff = Self.initialBackoffMilliseconds
+        var attempts = 0
+        defer {
+            control.setRunning(false)
+            control.report(.stopped)
+            control.markFinished()
+        }
+        while true {
+            guard var device = current.take() else {
+                // The device is gone: wait (wakeable, so stop stays prompt), then try again.
+                if waitForRequest(milliseconds: backoff) { return }
+                attempts += 1
+                do {
+                    current = try opener.open()
+                    control.report(.deviceReturned, value: Int64(attempts))
+                    backoff = Self.initialBackoffMilliseconds
+                    attempts = 0
+                } catch {
+                    control.report(.reopenFailed, value: Int64(error.code), position: Int64(attempts))
+                    backoff = min(backoff * 2, Self.maximumBackoffMilliseconds)
+                }
+                continue
+            }
+            control.report(.opened, value: Int64(device.hardware.periodFrames.value))
+            control.setRunning(true)
+            processor.deviceOpened(device.hardware, staging: device.staging)
+            let end = stream(&device)
+            processor.deviceClosed()
+            control.setRunning(false)
+            switch end {
+            case .stop(let drain):
+                if drain, isPlayback, device.pcm.state == .running {
+                    // Blocking drain: the buffer holds at most a few periods, so this is short.
+                    _ = try? device.pcm.setNonblocking(false)  // drain still ends, only busy-polls
+                    if (try? device.pcm.drain()) != nil { control.report(.drained) }
+                }
+                _ = try? device.pcm.drop()  // the PCM is closed right after; a failed drop loses nothing
+                return
+            case .reopen:
+                control.acknowledgeReopen()
+                _ = consume device  // closes the PCM before it is opened again
+                do {
+                    current = try opener.open()
+                } catch {
+                    control.report(.deviceLost, value: Int64(error.code))
+                }
+            case .lost(let code):
+                control.report(.deviceLost, value: Int64(code))
+                _ = consume device
+                attempts = 0
+                backoff = Self.initialBackoffMilliseconds
+            }
+        }
+    }
+
+    /// Sleeps up to `milliseconds` on the wakeup fd. Returns true when a stop was requested.
+    private func waitForRequest(milliseconds: Int32) -> Bool {
+        var wake = pollfd(fd: control.wakeup.fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&wake, 1, milliseconds)  // EINTR just shortens the wait
+        control.wakeup.drain()
+        switch control.pendingRequest() {
+        case .stop, .drainAndStop: return true
+        case .reopen: control.acknowledgeReopen(); return false
+        case .run: return false
+        }
+    }
+
+    /// The period loop for one opened device, until a request or a loss ends it.
+    private func stream(_ device: inout OpenDevice) -> StreamEnd {
+        let period = device.hardware.periodFrames
+        let descriptorCount = (try? device.pcm.pollDescriptorCount()) ?? 0
+        // Allocated once per open, outside the loop: the device's descriptors plus the wakeup fd.
+        let descriptors = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: descriptorCount + 1)
+        defer { descriptors.deallocate() }
+        let filled = (try? device.pcm.fillPollDescriptors(into: UnsafeMutableBufferPointer(rebasing: descriptors[..<descriptorCount]))) ?? 0
+        descriptors[filled] = pollfd(fd: control.wakeup.fd, events: Int16(POLLIN), revents: 0)
+        var pacing = device.pacesItself ? nil : Optional(PacingClock(rate: device.hardware.rate, lead: device.hardware.bufferFrames))
+        // A poll that outlasts two buffers means the device stopped interrupting.
+        let bufferMilliseconds = device.hardware.bufferFrames.value * 1000 / device.hardware.rate
+        let pollTimeout = Int32(max(20, min(2 * bufferMilliseconds, 2000)))
+
+        var started = false
+        if !isPlayback {
+            if let end = start(&device, started: &started) { return end }
+            pacing?.restart()
+        }
+        while true {
+            switch control.pendingRequest() {
+            case .run: break
+            case .reopen: return .reopen
+            case .stop: return .stop(drain: false)
+            case .drainAndStop: return .stop(drain: true)
+            }
+            let avail: FrameCount
+            switch device.pcm.availUpdate() {
+            case .ok(let frames): avail = frames
+            case .interrupted(let interruption):
+                if let end = recover(interruption, &device, started: &started) { return end }
+                continue
+            }
+            if avail < period {
+                if isPlayback && !started {
+                    // The buffer is prefilled: start it explicitly (mmap commits never do).
+                    if let end = start(&device, started: &started) { return end }
+                    pacing?.restart()
+                    continue
+                }
+                if poll(descriptors.baseAddress, nfds_t(filled + 1), pollTimeout) > 0 {
+                    // The revents call is mandatory: it turns raw events into PCM readiness.
+                    _ = try? device.pcm.pollEvents(UnsafeMutableBufferPointer(rebasing: descriptors[..<filled]), count: filled)
+                    if descriptors[filled].revents != 0 { control.wakeup.drain() }
+                }
+                continue
+            }
+            // Whole periods only; a region may end early at the ring's wrap, so loop on it.
+            var todo = FrameCount(avail.value - avail.value % period.value)
+            while todo.value > 0 {
+                let result = device.pcm.mmapTransfer(maxFrames: todo) { region in
+                    processor.process(region)
+                    return region.frames
+                }
+                switch result {
+                case .ok(let moved):
+                    todo -= moved
+                    control.countPeriod(frames: moved.value)
+                    pacing?.advance(by: moved)
+                case .interrupted(let interruption):
+                    if let end = recover(interruption, &device, started: &started) { return end }
+                    todo = .zero
+                }
+            }
+            if let pacing, started {
+                let wait = pacing.millisecondsUntilDue()
+                if wait > 0, waitForRequest(milliseconds: wait) { continue }
+            }
+        }
+    }
+
+    /// Starts the stream; on failure, recovers like any interruption.
+    private func start(_ device: inout OpenDevice, started: inout Bool) -> StreamEnd? {
+        do {
+            try device.pcm.start()
+            started = true
+            control.report(.started, position: control.frames)
+            return nil
+        } catch {
+            return recover(StreamInterruption(code: error.code, function: "snd_pcm_start"), &device, started: &started)
+        }
+    }
+
+    /// Handles an interruption of the loop; returns how the loop ends, or nil to carry on.
+    private func recover(_ interruption: StreamInterruption, _ device: inout OpenDevice, started: inout Bool) -> StreamEnd? {
+        if case .wouldBlock = interruption { return nil }
+        if case .xrun = interruption {
+            let count = control.countXrun()
+            control.report(.xrun, value: Int64(count), position: control.frames)
+        }
+        switch device.pcm.recover(from: interruption) {
+        case .nothingToRecover:
+            return nil
+        case .prepared:
+            // The buffer is empty again: playback prefills then starts, capture starts now.
+            started = false
+            if case .suspended = interruption { control.report(.suspendRecovered) }
+            if !isPlayback { return start(&device, started: &started) }
+            return nil
+        case .resumed:
+            control.report(.suspendRecovered)
+            return nil
+        case .resumePending:
+            // The hardware is still waking up: give it a moment without blocking stop.
+            return waitForRequest(milliseconds: 10) ? .stop(drain: false) : nil
+        case .deviceGone(let error):
+            return .lost(code: error.code)
+        case .failed(let error):
+            control.report(.recoveryFailed, value: Int64(error.code))
+            return .lost(code: error.code)
+        }
+    }
+}
