@@ -61,6 +61,7 @@ let package = Package(
                 "PCMBufferCore", "ALSA", "PCMDSP", "PCMProtocol", "AudioFile", "CSystemd", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSettings

@@ -109,7 +109,12 @@ struct Pcmd: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        let daemon = Daemon(configuration: configuration, logLevel: level, duration: duration)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let daemon = Daemon(configuration: configuration, logger: Logger(label: "pcmd"), duration: duration)
         try await daemon.run()
     }
 

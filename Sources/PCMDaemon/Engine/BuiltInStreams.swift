@@ -177,7 +177,7 @@ private final class ReaderBox: @unchecked Sendable {
 private final class WriterBox: @unchecked Sendable {
     // Safety: only the helper thread writes and closes.
     private var writer: AudioFileWriter?
-    init(_ writer: consuming AudioFileWriter) { self.writer = writer }
+    init(_ writer: consuming AudioFileWriter) { self.writer = Optional(writer) }
 
     func write(_ bytes: UnsafeRawBufferPointer, format: SampleFormat) -> Bool {
         (try? writer?.write(bytes, as: format)) != nil

@@ -3,6 +3,7 @@
 // overrun for that slot alone); the device and the other readers are never held up.
 import ALSA
 import PCMBufferCore
+import Synchronization
 
 /// Fans captured frames out to the capture slots, on the audio thread.
 public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {

@@ -9,11 +9,12 @@ import Synchronization
 
 /// Mixes the playback slots into the device, on the audio thread.
 public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
-    // Safety: `mixer` and `nonInterleaved` are created in `deviceOpened` and used in `process`,
+    // Safety: `mixer`, `wrapScratch` and `nonInterleavedStaging` are created in `deviceOpened` and used in `process`,
     // both called only on the device's audio thread; other threads touch only `slots` (whose
     // shared fields are atomics) and `masterGain` (an atomic).
     nonisolated(unsafe) private var mixer: Mixer?
     nonisolated(unsafe) private var nonInterleavedStaging: UnsafeMutableRawBufferPointer?
+    nonisolated(unsafe) private var wrapScratch: UnsafeMutableRawBufferPointer?
     public let slots: SlotTable
     private let master = Atomic<UInt32>(Float(1).bitPattern)
     private let masterMuted = Atomic<Bool>(false)
@@ -35,8 +36,12 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
 
     public func deviceOpened(_ hardware: HardwareConfiguration, staging: RuntimeBuffer) {
         mixer = Mixer(layout: hardware.layout, maxFrames: hardware.bufferFrames)
+        wrapScratch?.deallocate()
+        wrapScratch = .allocate(byteCount: hardware.layout.bytes(for: hardware.bufferFrames).value, alignment: 16)
         nonInterleavedStaging = hardware.access == .mmapInterleaved ? nil : staging.area
     }
+
+    deinit { wrapScratch?.deallocate() }
 
     public func deviceClosed() {
         mixer = nil
@@ -53,16 +58,19 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         mixer!.master = masterVolume
         for slot in slots.slots {
             guard let (ring, state) = slot.ringForPeriod(), state != .paused else { continue }
-            let available = ring.readableFrames
-            let take = min(available, frames)
+            let take = min(ring.readableFrames, frames)
             var taken = FrameCount.zero
-            // At most two regions: the ring may wrap inside this period.
-            while taken < take {
-                let part = ring.readableRegion(maxFrames: take - taken)
-                if part.frames.value == 0 { break }
-                mixer!.addAt(offset: taken, UnsafeRawBufferPointer(part.bytes), frames: part.frames, volume: slot.volume)
-                taken += part.frames
-                try? ring.commitRead(part.frames)  // cannot fail: part came from readableRegion
+            let region = ring.readableRegion(maxFrames: take)
+            if region.frames == take {
+                // The usual case: mix straight out of the ring, no copy.
+                mixer!.add(UnsafeRawBufferPointer(region.bytes), frames: take, volume: slot.volume)
+                try? ring.commitRead(take)  // cannot fail: the region came from the ring
+                taken = take
+            } else if let scratch = wrapScratch {
+                // The stream's frames wrap around the end of its ring: gather them first.
+                let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[..<(take.value * slots.layout.bytesPerFrame)])
+                taken = ring.read(into: bytes)
+                mixer!.add(UnsafeRawBufferPointer(bytes), frames: taken, volume: slot.volume)
             }
             slot.record(moved: taken.value, at: now)
             if taken < frames {

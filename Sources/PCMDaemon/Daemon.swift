@@ -1,0 +1,156 @@
+// Wiring: from a validated configuration to running services. Picks the device, registers the
+// device and client substreams with PCMBufferCore, starts the built-in streams, the audio
+// threads and the services around them, and shuts them down in reverse order.
+import ALSA
+import Logging
+import PCMBufferCore
+import ServiceLifecycle
+import UnixSignals
+
+/// The pcmd daemon: one run from start to graceful stop.
+public struct Daemon: Sendable {
+    public let configuration: DaemonConfiguration
+    private let logger: Logger
+    private let duration: Double?
+
+    /// Virtual card numbers in PCMBufferCore: devices are 0..., client slots start here.
+    static let clientCardBase = 100
+
+    public init(configuration: DaemonConfiguration, logger: Logger, duration: Double? = nil) {
+        self.configuration = configuration
+        self.logger = logger
+        self.duration = duration
+    }
+
+    /// Runs until SIGTERM/SIGINT (or `duration`), then drains and stops.
+    public func run() async throws {
+        let config = configuration
+        logger.notice("pcmd starting", metadata: [
+            "version": "\(PCMDaemonVersion.string)", "alsa-lib": "\(ALSALibrary.version)", "mode": "\(config.mode.rawValue)",
+        ])
+        let allocator = SubstreamAllocator()
+        let playbackName = resolveDevice(config.device)
+        let captureName = config.captureDevice ?? playbackName
+        var services: [any Service] = []
+        var controls: [DeviceControl] = []
+        var reopenables: [@Sendable () -> Void] = []
+        var builtIns: [BuiltInStream] = []
+
+        let layout = config.layout
+        let clientFrames = max(8192, 4 * config.requestedBufferFrames)
+        if config.mode.playsBack {
+            let substream = try register(allocator: allocator, card: 0, direction: .playback)
+            let control = try DeviceControl(stream: .playback, deviceName: playbackName)
+            let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase, direction: .playback,
+                                      count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
+            let processor = PlaybackProcessor(slots: slots, control: control)
+            if let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate, periodFrames: config.periodFrames) {
+                builtIns.append(source)
+                logger.info("built-in source playing", metadata: ["source": "\(config.source)"])
+            }
+            let opener = DeviceOpener(deviceName: playbackName, direction: .playback, substream: substream,
+                                      allocator: allocator, configuration: config)
+            let service = try openService(opener: opener, control: control, processor: processor)
+            services.append(service)
+            controls.append(control)
+            reopenables.append { service.reopen() }
+        }
+        if config.mode.captures {
+            let card = captureName == playbackName ? 0 : 1
+            if card == 1 { try registerPCM(allocator: allocator, card: 1) }
+            let substream = try register(allocator: allocator, card: card, direction: .capture)
+            let control = try DeviceControl(stream: .capture, deviceName: captureName)
+            let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 1, direction: .capture,
+                                      count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
+            let processor = CaptureProcessor(slots: slots, control: control)
+            if let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate, periodFrames: config.periodFrames) {
+                builtIns.append(sink)
+                logger.info("built-in sink recording", metadata: ["sink": "\(config.sink)"])
+            }
+            let opener = DeviceOpener(deviceName: captureName, direction: .capture, substream: substream,
+                                      allocator: allocator, configuration: config)
+            let service = try openService(opener: opener, control: control, processor: processor)
+            services.append(service)
+            controls.append(control)
+            reopenables.append { service.reopen() }
+        }
+
+        var configured: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: EventLogService(controls: controls, logger: logger)),
+        ]
+        configured += services.map { .init(service: $0) }
+        configured.append(.init(service: ReopenOnHangup(reopen: reopenables, logger: logger)))
+        if let duration {
+            configured.append(.init(service: StopAfter(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: configured, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
+        defer { for stream in builtIns { stream.stop() } }
+        try await group.run()
+        logger.notice("pcmd stopped", metadata: [
+            "xruns": "\(controls.map { "\($0.stream)=\($0.xruns)" }.joined(separator: ","))",
+        ])
+    }
+
+    /// The device to open: the configured one, else the first card, else the null device.
+    private func resolveDevice(_ configured: String?) -> String {
+        if let configured { return configured }
+        if let card = (try? DeviceList.cards())?.first(where: { !$0.pcmDevices.isEmpty }) {
+            let name = card.pcmDevices[0].hardwareName()
+            logger.notice("no device given: using the first sound card", metadata: ["pcm.device": "\(name)", "card.name": "\(card.name)"])
+            return name
+        }
+        logger.warning("NO SOUND CARD FOUND: falling back to the ALSA 'null' device; nothing will be heard. Give --device to choose one.")
+        return "null"
+    }
+
+    private func registerPCM(allocator: SubstreamAllocator, card: Int) throws {
+        try allocator.addPCM(card: card, device: 0, playbackSubstreams: 1, captureSubstreams: 1)
+    }
+
+    /// Registers the device substream (once per card) and preallocates its buffer, which caps
+    /// the device buffer like the kernel's `prealloc`.
+    private func register(allocator: SubstreamAllocator, card: Int, direction: StreamDirection) throws -> SubstreamID {
+        if (try? allocator.substreams(card: card, device: 0)) == nil { try registerPCM(allocator: allocator, card: card) }
+        let substream = SubstreamID(card: card, device: 0, direction: direction, subdevice: 0)
+        let bytes = ByteCount(configuration.preallocationBytes)
+        _ = try allocator.preallocate(substream: substream, type: .continuous, size: bytes, max: bytes)
+        // The substream stays open (it has a runtime) for the whole run; every (re)open of the
+        // device allocates within it, keeping the buffer when it is already large enough.
+        try allocator.open(substream: substream)
+        return substream
+    }
+
+    private func openService<P: PeriodProcessor>(opener: DeviceOpener, control: DeviceControl, processor: P) throws -> DeviceService<P> {
+        do {
+            return try DeviceService(opener: opener, control: control, processor: processor,
+                                     realtimePriority: configuration.realtimePriority, logger: logger)
+        } catch {
+            throw DaemonError.device(name: opener.deviceName, reason: error.description)
+        }
+    }
+}
+
+/// SIGHUP: reopen every device.
+struct ReopenOnHangup: Service {
+    let reopen: [@Sendable () -> Void]
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            logger.notice("SIGHUP: reopening devices")
+            for action in reopen { action() }
+        }
+    }
+}
+
+/// Ends the run after a fixed time (`--duration`), for tests and diagnostics.
+struct StopAfter: Service {
+    let seconds: Double
+
+    func run() async throws {
+        let milliseconds = Int(seconds * 1000)
+        // Returning ends the run; a shutdown from elsewhere cancels the sleep.
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(milliseconds)) }
+    }
+}

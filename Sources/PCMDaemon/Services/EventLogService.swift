@@ -1,0 +1,96 @@
+// Turns the audio threads' event records into log lines, on an ordinary task: the real-time
+// threads only ever push into their lock-free queues, never into the logger.
+import Logging
+import PCMBufferCore
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Drains every device's event queue into the log, a few times per second.
+public struct EventLogService: Service {
+    private let controls: [DeviceControl]
+    private let logger: Logger
+    private let interval: Duration
+
+    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .milliseconds(50)) {
+        self.controls = controls
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        var dropped = Array(repeating: 0, count: controls.count)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            drainOnce(dropped: &dropped)
+            try? await Task.sleep(for: interval)
+        }
+        // Let the audio threads report their last events (drained, stopped) before exit.
+        for _ in 0..<40 where !controls.allSatisfy(\.isFinished) { try? await Task.sleep(for: .milliseconds(50)) }
+        drainOnce(dropped: &dropped)
+    }
+
+    /// Logs every queued event; says when the queue overflowed and events were lost.
+    func drainOnce(dropped: inout [Int]) {
+        for (index, control) in controls.enumerated() {
+            while let event = control.events.pop() { log(event, control: control) }
+            let lost = control.events.droppedCount
+            if lost > dropped[index] {
+                logger.warning("audio events lost: the queue was full", metadata: [
+                    "pcm.device": "\(control.deviceName)", "pcm.stream": "\(control.stream)", "events.lost": "\(lost - dropped[index])",
+                ])
+                dropped[index] = lost
+            }
+        }
+    }
+
+    private func log(_ event: AudioEvent, control: DeviceControl) {
+        var metadata: Logger.Metadata = [
+            "pcm.device": "\(control.deviceName)", "pcm.stream": "\(event.stream)", "pcm.position": "\(event.position)",
+        ]
+        switch event.kind {
+        case .opened:
+            metadata["pcm.period"] = "\(event.value)"
+            logger.info("device streaming", metadata: metadata)
+        case .started:
+            logger.debug("device started", metadata: metadata)
+        case .xrun:
+            metadata["pcm.xruns"] = "\(event.value)"
+            logger.warning("xrun recovered", metadata: metadata)
+        case .suspendRecovered:
+            logger.notice("device resumed after suspend", metadata: metadata)
+        case .deviceLost:
+            metadata["error"] = "\(errnoName(event.value))"
+            logger.error("device lost; reopening in the background", metadata: metadata)
+        case .reopenFailed:
+            metadata["error"] = "\(errnoName(event.value))"
+            metadata["attempt"] = "\(event.position)"
+            logger.debug("device still unavailable", metadata: metadata)
+        case .deviceReturned:
+            metadata["attempts"] = "\(event.value)"
+            logger.notice("device back", metadata: metadata)
+        case .recoveryFailed:
+            metadata["error"] = "\(errnoName(event.value))"
+            logger.error("recovery failed; reopening the device", metadata: metadata)
+        case .clientUnderrun:
+            metadata["stream.slot"] = "\(event.value)"
+            metadata["stream.underruns"] = "\(event.position)"
+            logger.debug("client stream underrun", metadata: metadata)
+        case .clientOverrun:
+            metadata["stream.slot"] = "\(event.value)"
+            metadata["stream.overruns"] = "\(event.position)"
+            logger.debug("client stream overrun", metadata: metadata)
+        case .drained:
+            logger.info("playback drained", metadata: metadata)
+        case .stopped:
+            metadata["pcm.xruns"] = "\(control.xruns)"
+            metadata["pcm.frames"] = "\(control.frames)"
+            logger.info("audio thread stopped", metadata: metadata)
+        }
+    }
+
+    private func errnoName(_ value: Int64) -> String {
+        let code = Int32(truncatingIfNeeded: -value)
+        return "\(String(cString: strerror(code))) (\(value))"
+    }
+}
