@@ -1,0 +1,96 @@
+// The configuration model: parsing the config file, layering the command line over it, and
+// validation that names the bad value.
+import PCMBufferCore
+import PCMDaemon
+import Testing
+
+@Suite("configuration")
+struct ConfigurationTests {
+    @Test("defaults are valid and give a 768-frame buffer")
+    func defaults() throws {
+        let config = try ConfigurationSettings().configuration()
+        #expect(config.format == .s16 && config.rate == 48_000 && config.channels == 2)
+        #expect(config.requestedBufferFrames == 768)
+    }
+
+    @Test("a config file parses comments, spaces and every key")
+    func parsesFile() throws {
+        let text = """
+            # pcmd test
+            device = hw:Loopback,0,0   # trailing comment
+              format=s32
+            rate = 44100
+            channels = 6
+            period = 128
+            periods = 4
+            mode = duplex
+            source = sine:440:0.25
+            sink = file:/tmp/x.wav
+            max-streams = 8
+            rt-priority = 0
+            """
+        let config = try ConfigurationSettings(parsing: text, file: "t.conf").configuration()
+        #expect(config.device == "hw:Loopback,0,0")
+        #expect(config.format == .s32 && config.rate == 44_100 && config.channels == 6)
+        #expect(config.periodFrames == 128 && config.requestedBufferFrames == 512)
+        #expect(config.mode == .duplex && config.maxStreams == 8 && config.realtimePriority == 0)
+        #expect(config.source == .sine(frequency: 440, amplitude: 0.25))
+        #expect(config.sink == .file(path: "/tmp/x.wav"))
+    }
+
+    @Test("the command line overrides the file")
+    func override() throws {
+        let file = try ConfigurationSettings(parsing: "rate = 44100\nperiod = 512\n", file: "f")
+        var commandLine = ConfigurationSettings()
+        commandLine.set("rate", "96000")
+        let config = try file.overridden(by: commandLine).configuration()
+        #expect(config.rate == 96_000 && config.periodFrames == 512)
+    }
+
+    @Test("malformed lines and unknown keys name the file and line")
+    func fileErrors() {
+        #expect(throws: ConfigurationError.malformedLine(line: 2, file: "a.conf", text: "rate 48000")) {
+            try ConfigurationSettings(parsing: "# x\nrate 48000\n", file: "a.conf")
+        }
+        #expect(throws: ConfigurationError.unknownKey(key: "latency", line: 1, file: "b.conf")) {
+            try ConfigurationSettings(parsing: "latency = 3", file: "b.conf")
+        }
+        #expect(throws: ConfigurationError.malformedLine(line: 1, file: "c.conf", text: "= 3")) {
+            try ConfigurationSettings(parsing: "= 3", file: "c.conf")
+        }
+    }
+
+    @Test("values out of range are rejected with the key and value", arguments: [
+        ("rate", "999"), ("rate", "abc"), ("channels", "0"), ("period", "15"), ("periods", "1"),
+        ("max-streams", "0"), ("rt-priority", "100"), ("format", "s8"), ("mode", "loop"), ("prealloc", "1000"),
+    ])
+    func rangeErrors(key: String, value: String) {
+        var settings = ConfigurationSettings()
+        settings.set(key, value)
+        #expect {
+            try settings.configuration()
+        } throws: { error in
+            guard case .invalidValue(let k, let v, _) = error as? ConfigurationError else { return false }
+            return k == key && v == value
+        }
+    }
+
+    @Test("a sink without capture is a conflict")
+    func sinkNeedsCapture() {
+        var settings = ConfigurationSettings()
+        settings.set("sink", "file:/tmp/a.wav")
+        #expect(throws: ConfigurationError.self) { try settings.configuration() }
+    }
+
+    @Test("sources parse every documented form and reject the rest")
+    func sources() throws {
+        #expect(try BuiltInSource(parsing: "silence") == .silence)
+        #expect(try BuiltInSource(parsing: "sine") == .sine(frequency: 440, amplitude: 0.5))
+        #expect(try BuiltInSource(parsing: "sine:1000") == .sine(frequency: 1000, amplitude: 0.5))
+        #expect(try BuiltInSource(parsing: "loop:/a.wav") == .file(path: "/a.wav", loop: true))
+        #expect(try BuiltInSource(parsing: "/a.wav") == .file(path: "/a.wav", loop: false))
+        for bad in ["sine:0", "sine:1:2", "sine:x", "file:", "noise", "sine:1:0.5:3"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try BuiltInSource(parsing: bad) }
+        }
+    }
+}
