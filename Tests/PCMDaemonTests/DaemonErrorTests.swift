@@ -32,6 +32,15 @@ struct DaemonErrorTests {
         #expect(result.log.contains("nosuchdevice"), "\(result.log)")
     }
 
+    @Test("a sound card that is not there yet is waited for, not fatal")
+    func absentCardIsRetried() throws {
+        let dir = try temporaryDirectory()
+        let result = try DaemonProcess.run(["--device", "hw:7,0", "--duration", "0.5", "--log-level", "debug"], directory: dir)
+        #expect(result.status == 0, "\(result.log)")
+        #expect(result.log.contains("device not available; retrying in the background"), "\(result.log)")
+        #expect(result.log.contains("device still unavailable"), "the audio thread must keep retrying:\n\(result.log)")
+    }
+
     @Test("a missing source file is named in the error")
     func missingSourceFile() throws {
         let dir = try temporaryDirectory()

@@ -119,8 +119,8 @@ public struct ConfigurationSettings: Sendable, Equatable {
         if let v = try integer("rt-priority") { config.realtimePriority = v }
         // A preallocation that is too small for an explicitly sized buffer grows to fit, as
         // the kernel's prealloc file would be raised by hand: only an explicit prealloc is a limit.
-        if values["prealloc"] == nil {
-            let needed = config.requestedBufferFrames * config.layout.bytesPerFrame
+        if values["prealloc"] == nil, config.channels >= 1 {
+            let needed = config.requestedBufferFrames * config.format.bytesPerSample * config.channels
             config.preallocationBytes = max(config.preallocationBytes, needed)
         }
         try config.validate()

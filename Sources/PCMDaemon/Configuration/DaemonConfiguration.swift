@@ -143,7 +143,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
                       "at least two periods (\(2 * periodFrames) frames)")
         }
         try check(preallocationBytes >= 16 * 1024, "prealloc", preallocationBytes, "at least 16384 bytes")
-        let needed = requestedBufferFrames * layout.bytesPerFrame
+        let needed = requestedBufferFrames * format.bytesPerSample * channels
         try check(needed <= preallocationBytes, "buffer", requestedBufferFrames,
                   "a buffer that fits the \(preallocationBytes)-byte preallocation (raise prealloc to \(needed))")
         try check((1...1024).contains(maxStreams), "max-streams", maxStreams, "1 to 1024 streams")

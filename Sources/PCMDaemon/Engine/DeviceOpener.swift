@@ -113,10 +113,19 @@ public enum DeviceOpenError: Error, CustomStringConvertible {
     /// Sizing from the allocation failed.
     case sizing(String)
 
+    /// Whether waiting for `device` to appear makes sense: a card that is absent (-ENOENT for
+    /// `hw:N` names, e.g. a USB interface not plugged in yet) or busy; never a name alsa-lib
+    /// does not know at all.
+    public func isTransient(device: String) -> Bool {
+        if isTransient { return true }
+        guard case .open(let error) = self, error.code == -ENOENT else { return false }
+        return ["hw:", "plughw:", "sysdefault:", "dmix:", "dsnoop:", "front:"].contains { device.hasPrefix($0) }
+    }
+
     /// Whether retrying later can help: the device is missing or busy, not misconfigured.
     public var isTransient: Bool {
         switch self {
-        case .open(let error): [-ENOENT, -ENODEV, -EBUSY, -EAGAIN, -ENXIO].contains(error.code)
+        case .open(let error): [-ENODEV, -EBUSY, -EAGAIN, -ENXIO].contains(error.code)
         case .negotiate(let error): error.isDisconnected
         case .memory, .sizing: false
         }

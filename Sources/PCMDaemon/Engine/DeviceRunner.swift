@@ -51,7 +51,11 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
         while true {
             guard var device = current.take() else {
                 // The device is gone: wait (wakeable, so stop stays prompt), then try again.
-                if waitForRequest(milliseconds: backoff) { return }
+                switch waitForRequest(milliseconds: backoff) {
+                case .stop, .drainAndStop: return
+                case .reopen: control.acknowledgeReopen()  // already reopening
+                case .run: break
+                }
                 attempts += 1
                 do {
                     current = try opener.open()
@@ -96,16 +100,13 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
         }
     }
 
-    /// Sleeps up to `milliseconds` on the wakeup fd. Returns true when a stop was requested.
-    private func waitForRequest(milliseconds: Int32) -> Bool {
+    /// Sleeps up to `milliseconds` on the wakeup fd, or less when a request arrives; returns
+    /// the pending request.
+    private func waitForRequest(milliseconds: Int32) -> DeviceRequest {
         var wake = pollfd(fd: control.wakeup.fd, events: Int16(POLLIN), revents: 0)
         _ = poll(&wake, 1, milliseconds)  // EINTR just shortens the wait
         control.wakeup.drain()
-        switch control.pendingRequest() {
-        case .stop, .drainAndStop: return true
-        case .reopen: control.acknowledgeReopen(); return false
-        case .run: return false
-        }
+        return control.pendingRequest()
     }
 
     /// The period loop for one opened device, until a request or a loss ends it.
@@ -174,7 +175,7 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
             }
             if let pacing, started {
                 let wait = pacing.millisecondsUntilDue()
-                if wait > 0, waitForRequest(milliseconds: wait) { continue }
+                if wait > 0 { _ = waitForRequest(milliseconds: wait) }  // the loop's top handles requests
             }
         }
     }
@@ -212,7 +213,11 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
             return nil
         case .resumePending:
             // The hardware is still waking up: give it a moment without blocking stop.
-            return waitForRequest(milliseconds: 10) ? .stop(drain: false) : nil
+            switch waitForRequest(milliseconds: 10) {
+            case .stop, .drainAndStop: return .stop(drain: false)
+            case .reopen: return .reopen
+            case .run: return nil
+            }
         case .deviceGone(let error):
             return .lost(code: error.code)
         case .failed(let error):

@@ -25,7 +25,7 @@ public final class DeviceService<Processor: PeriodProcessor>: Service, Sendable 
             let device = try opener.open()
             Self.logConfiguration(device, opener: opener, logger: logger)
             first = Handoff(device)
-        } catch where error.isTransient {
+        } catch where error.isTransient(device: opener.deviceName) {
             logger.warning("device not available; retrying in the background", metadata: [
                 "pcm.device": "\(opener.deviceName)", "pcm.stream": "\(control.stream)", "error": "\(error)",
             ])
