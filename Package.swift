@@ -109,6 +109,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // What PCMBufferCore predicts for a sequence of prealloc operations; the hardware tier
+        // compares it with the real kernel (tests/hardware/test_prealloc.py).
+        .executableTarget(name: "pcm-prealloc-model", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
+
         .testTarget(name: "PCMBufferCoreTests", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
         .testTarget(name: "ALSATests", dependencies: ["ALSA"], swiftSettings: strictSettings),
         .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP"], swiftSettings: strictSettings),
