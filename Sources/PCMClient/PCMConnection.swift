@@ -112,9 +112,9 @@ public final class PCMConnection: Sendable {
         try await open(.capture, format: format, latencyMicroseconds: latencyMicroseconds, device: device, name: name)
     }
 
-    /// Opens a stream in any direction, including ``StreamDirection/duplex``.
+    /// Opens a stream in any direction, including ``StreamMode/duplex``.
     public func open(
-        _ direction: StreamDirection, format: StreamFormat, latencyMicroseconds: UInt32 = 0,
+        _ direction: StreamMode, format: StreamFormat, latencyMicroseconds: UInt32 = 0,
         device: AudioDeviceID = .defaultDevice, name: String = ""
     ) async throws(PCMClientError) -> PCMStream {
         let request = OpenStream(

@@ -40,7 +40,7 @@ public final class PCMStream: Sendable {
     private var core: ConnectionCore { connection.core }
 
     /// The direction the stream was opened with.
-    public var direction: StreamDirection { granted.direction }
+    public var direction: StreamMode { granted.direction }
 
     // MARK: - Playback
 

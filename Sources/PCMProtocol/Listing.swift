@@ -31,7 +31,7 @@ public struct DeviceInfo: Hashable, Sendable {
     /// The card's description (`HDA Intel PCH`), or empty.
     public var description: String
     /// What it can do: playback, capture or both.
-    public var directions: StreamDirection
+    public var directions: StreamMode
     /// The format the device runs at.
     public var format: StreamFormat
     /// The hardware buffer and period, in device frames.
@@ -44,7 +44,7 @@ public struct DeviceInfo: Hashable, Sendable {
     public var masterVolume: Volume
 
     public init(
-        id: AudioDeviceID, name: String, description: String, directions: StreamDirection,
+        id: AudioDeviceID, name: String, description: String, directions: StreamMode,
         format: StreamFormat, buffer: BufferGeometry, state: DeviceState, xruns: UInt32,
         masterVolume: Volume
     ) {
@@ -108,7 +108,7 @@ public struct StreamInfo: Hashable, Sendable {
     /// The name the client gave in ``OpenStream``.
     public var name: String
     /// Playback, capture or duplex.
-    public var direction: StreamDirection
+    public var direction: StreamMode
     /// The client's format.
     public var format: StreamFormat
     /// The granted buffer and period, in client frames.
@@ -126,7 +126,7 @@ public struct StreamInfo: Hashable, Sendable {
 
     public init(
         id: StreamID, device: AudioDeviceID, clientPID: UInt32, clientUID: UInt32, clientName: String,
-        name: String, direction: StreamDirection, format: StreamFormat, buffer: BufferGeometry,
+        name: String, direction: StreamMode, format: StreamFormat, buffer: BufferGeometry,
         latencyMicroseconds: UInt32, position: UInt64, xruns: UInt32, volume: Volume, state: StreamState
     ) {
         self.id = id

@@ -45,7 +45,7 @@ extension StreamFormat: WirePayload {
 /// Client → daemon: open a stream (a request; answered by ``StreamOpened`` or an error).
 public struct OpenStream: Hashable, Sendable {
     /// Playback, capture or both.
-    public var direction: StreamDirection
+    public var direction: StreamMode
     /// The format the client sends and/or receives; the daemon converts to and from the device's.
     public var format: StreamFormat
     /// How much audio the client wants buffered between itself and the device, in microseconds;
@@ -57,7 +57,7 @@ public struct OpenStream: Hashable, Sendable {
     public var name: String
 
     public init(
-        direction: StreamDirection, format: StreamFormat, latencyMicroseconds: UInt32 = 0,
+        direction: StreamMode, format: StreamFormat, latencyMicroseconds: UInt32 = 0,
         device: AudioDeviceID = .defaultDevice, name: String = ""
     ) {
         self.direction = direction
@@ -133,7 +133,7 @@ extension BufferGeometry {
 /// stream). A playback stream's first ``Credits`` follow at once.
 public struct StreamOpened: Hashable, Sendable {
     /// The direction, as asked.
-    public var direction: StreamDirection
+    public var direction: StreamMode
     /// The client-side buffer the daemon granted, in frames at the client's rate. A playback
     /// client can have at most `bufferFrames` frames in flight; this is its latency budget.
     public var buffer: BufferGeometry
@@ -145,7 +145,7 @@ public struct StreamOpened: Hashable, Sendable {
     public var deviceBuffer: BufferGeometry
 
     public init(
-        direction: StreamDirection, buffer: BufferGeometry, device: AudioDeviceID,
+        direction: StreamMode, buffer: BufferGeometry, device: AudioDeviceID,
         deviceFormat: StreamFormat, deviceBuffer: BufferGeometry
     ) {
         self.direction = direction

@@ -94,9 +94,9 @@ struct WireReader {
     }
 
     /// A stream direction byte.
-    mutating func direction() throws(ProtocolError) -> StreamDirection {
+    mutating func direction() throws(ProtocolError) -> StreamMode {
         let raw = try uint8()
-        guard let direction = StreamDirection(rawValue: raw) else {
+        guard let direction = StreamMode(rawValue: raw) else {
             throw .invalidValue(type, field: "direction", value: Int64(raw))
         }
         return direction

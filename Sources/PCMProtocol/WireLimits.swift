@@ -45,10 +45,13 @@ public enum WireLimits {
     public static let maxLatencyMicroseconds: UInt32 = 10_000_000
 }
 
-/// Which way a stream moves audio.
+/// Which way a stream moves audio: playback, capture, or both (sndio calls this the mode).
+///
+/// Named apart from PCMBufferCore's two-valued `StreamDirection` (a ring's direction), which
+/// has no duplex and which the daemon imports alongside this module.
 ///
 /// The raw values are part of the wire protocol: never renumber a case.
-public enum StreamDirection: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+public enum StreamMode: UInt8, CaseIterable, Hashable, Sendable, CustomStringConvertible {
     /// The client sends audio to a device.
     case playback = 1
     /// The client receives audio from a device.
