@@ -13,6 +13,8 @@ public enum PCMMemoryError: Error, Hashable, Sendable, CustomStringConvertible {
     case unknownPCM(PCMID)
     /// A PCM with this card and device was already added.
     case pcmAlreadyExists(PCMID)
+    /// A card or device number was negative.
+    case invalidPCMNumber(card: Int, device: Int)
     /// A substream count was negative, or both counts were zero.
     case invalidSubstreamCount(playback: Int, capture: Int)
     /// The substream does not exist on its PCM.
@@ -62,7 +64,7 @@ public enum PCMMemoryError: Error, Hashable, Sendable, CustomStringConvertible {
         case .zeroSize: -ENXIO
         case .backendFailure(.systemCall(_, let errno)): -errno
         case .backendFailure(.outOfMemory): -ENOMEM
-        case .pcmAlreadyExists, .invalidSubstreamCount, .alreadyPreallocated, .notOpen, .notPreallocated,
+        case .pcmAlreadyExists, .invalidPCMNumber, .invalidSubstreamCount, .alreadyPreallocated, .notOpen, .notPreallocated,
             .negativeSize, .maxBelowSize, .procValueNotANumber, .procValueTooSmall, .procValueAboveMax,
             .backendFailure(.invalidSize):
             -EINVAL
@@ -77,6 +79,7 @@ public enum PCMMemoryError: Error, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .unknownPCM(let pcm): "no PCM \(pcm)"
         case .pcmAlreadyExists(let pcm): "PCM \(pcm) already exists"
+        case .invalidPCMNumber(let card, let device): "invalid PCM number: card \(card) device \(device)"
         case .invalidSubstreamCount(let playback, let capture):
             "invalid substream counts: \(playback) playback, \(capture) capture"
         case .unknownSubstream(let id): "no substream \(id)"

@@ -58,7 +58,7 @@ public final class SubstreamAllocator: Sendable {
     public func addPCM(card: Int, device: Int, playbackSubstreams: Int, captureSubstreams: Int) throws(PCMMemoryError) {
         let pcm = PCMID(card: card, device: device)
         try state.withLock { (state) throws(PCMMemoryError) in
-            guard card >= 0, device >= 0 else { throw .unknownPCM(pcm) }
+            guard card >= 0, device >= 0 else { throw .invalidPCMNumber(card: card, device: device) }
             guard playbackSubstreams >= 0, captureSubstreams >= 0, playbackSubstreams + captureSubstreams > 0 else {
                 throw .invalidSubstreamCount(playback: playbackSubstreams, capture: captureSubstreams)
             }

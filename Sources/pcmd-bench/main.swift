@@ -39,7 +39,8 @@ if selected.isEmpty {
 #if DEBUG
 print("warning: this is a debug build; run `swift run -c release pcmd-bench` for real numbers")
 #endif
-print("malloc counting: \(counting ? "active" : "NOT ACTIVE (mallocs/op not measured)")")
+let how = getenv(Preload.marker) == nil ? "linked" : "LD_PRELOAD re-exec"
+print("malloc counting: \(counting ? "active (\(how))" : "NOT ACTIVE (mallocs/op not measured)")")
 
 var table = ResultTable()
 var failed = false

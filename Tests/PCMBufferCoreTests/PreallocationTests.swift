@@ -186,6 +186,12 @@ struct PreallocationTests {
         #expect(throws: PCMMemoryError.invalidSubstreamCount(playback: -1, capture: 2)) {
             try allocator.addPCM(card: 0, device: 1, playbackSubstreams: -1, captureSubstreams: 2)
         }
+        #expect(throws: PCMMemoryError.invalidPCMNumber(card: -1, device: 0)) {
+            try allocator.addPCM(card: -1, device: 0, playbackSubstreams: 1, captureSubstreams: 0)
+        }
+        #expect(throws: PCMMemoryError.invalidPCMNumber(card: 0, device: -2)) {
+            try allocator.addPCM(card: 0, device: -2, playbackSubstreams: 1, captureSubstreams: 0)
+        }
         #expect(throws: PCMMemoryError.unknownPCM(PCMID(card: 3, device: 0))) {
             try allocator.freeAllPreallocated(card: 3, device: 0)
         }
