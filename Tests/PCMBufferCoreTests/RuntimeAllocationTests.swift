@@ -2,7 +2,9 @@
 // snd_pcm_lib_free_pages (pcm-memory.md §1.7-1.8): changed/unchanged, reuse of the
 // preallocation, dynamic buffers without halving, fixed buffers, and the error cases.
 
+import Foundation
 import PCMBufferCore
+import Synchronization
 import Testing
 
 @Suite("Runtime allocation")
@@ -169,5 +171,39 @@ struct RuntimeAllocationTests {
         #expect(PCMMemoryError.cardLimitExceeded(card: 0, requested: .zero, inUse: .zero, limit: .zero).isOutOfMemory)
         #expect(PCMMemoryError.procValueTooSmall(kibibytes: 4).kernelErrno == -22)
         #expect(!PCMMemoryError.notOpen(id).isOutOfMemory)
+    }
+}
+
+@Suite("Allocator, many threads")
+struct AllocatorThreadTests {
+    @Test("threads cycling open/allocate/release/close on their own substreams keep the accounting exact")
+    func concurrentCycles() throws {
+        let allocator = SubstreamAllocator(cardLimit: nil)
+        try allocator.addPCM(card: 0, device: 0, playbackSubstreams: 4, captureSubstreams: 0)
+        try allocator.preallocateForAll(card: 0, device: 0, type: .continuous, size: .kibibytes(16), max: .kibibytes(16))
+        let failures = Mutex<[String]>([])
+        let threads = (0..<4).map { sub in
+            Thread {
+                let id = SubstreamID.playback(sub)
+                do {
+                    for round in 0..<200 {
+                        try allocator.open(substream: id)
+                        // Alternate between reusing the preallocation and a dynamic buffer.
+                        let bytes = ByteCount.kibibytes(round % 2 == 0 ? 8 : 24)
+                        guard try allocator.allocate(substream: id, bytes: bytes) == .changed else { throw PCMMemoryError.zeroSize }
+                        try allocator.release(substream: id)
+                        try allocator.close(substream: id)
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(id): \(error)") }
+                }
+            }
+        }
+        for thread in threads { thread.start() }
+        // Foundation's Thread has no join; isFinished turns true once the closure has returned.
+        while !threads.allSatisfy(\.isFinished) { sched_yield() }
+        #expect(failures.withLock { $0 } == [])
+        #expect(try (0..<4).allSatisfy { try !allocator.status(substream: .playback($0)).isOpen })
+        #expect(allocator.bytesInUse(card: 0) == .kibibytes(64))
     }
 }
