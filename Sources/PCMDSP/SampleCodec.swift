@@ -112,11 +112,11 @@ public enum SampleRules {
     /// gives 0 (silence rather than a full-scale click).
     @inline(__always)
     static func integer<Destination: IntegerSampleCodec>(_ value: Float, to _: Destination.Type) -> Int32 {
-        let scale = Float(Int64(1) << (Destination.bits - 1))
-        let scaled = (value * scale).rounded(.toNearestOrEven)
-        if scaled >= scale { return Destination.maximum }
-        if scaled <= -scale { return Destination.minimum }
-        return scaled.isNaN ? 0 : Int32(scaled)
+        // In Double, value × 2^(bits-1) is exact, so the only rounding is the final one.
+        let scaled = Double(value) * Double(Int64(1) << (Destination.bits - 1))
+        let finite = scaled == scaled ? scaled : 0
+        let clamped = min(max(finite, Double(Destination.minimum)), Double(Destination.maximum))
+        return MixKernels.roundedInteger(clamped)
     }
 }
 
