@@ -35,6 +35,8 @@ public struct Daemon: Sendable {
         var controls: [DeviceControl] = []
         var reopenables: [@Sendable () -> Void] = []
         var builtIns: [BuiltInStream] = []
+        var playbackProcessor: PlaybackProcessor?
+        var captureProcessor: CaptureProcessor?
 
         let layout = config.layout
         let clientFrames = max(8192, 4 * config.requestedBufferFrames)
@@ -44,6 +46,7 @@ public struct Daemon: Sendable {
             let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase, direction: .playback,
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
             let processor = PlaybackProcessor(slots: slots, control: control)
+            playbackProcessor = processor
             if let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate, periodFrames: config.periodFrames) {
                 builtIns.append(source)
                 logger.info("built-in source playing", metadata: ["source": "\(config.source)"])
@@ -63,6 +66,7 @@ public struct Daemon: Sendable {
             let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 1, direction: .capture,
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
             let processor = CaptureProcessor(slots: slots, control: control)
+            captureProcessor = processor
             if let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate, periodFrames: config.periodFrames) {
                 builtIns.append(sink)
                 logger.info("built-in sink recording", metadata: ["sink": "\(config.sink)"])
@@ -80,6 +84,14 @@ public struct Daemon: Sendable {
         ]
         configured += services.map { .init(service: $0) }
         configured.append(.init(service: ReopenOnHangup(reopen: reopenables, logger: logger)))
+        // Last in the group, so it is the first to stop: clients are told before devices drain.
+        let engine = ServerEngine(playback: playbackProcessor, capture: captureProcessor, controls: controls,
+                                  deviceName: playbackName, layout: layout, rate: config.rate,
+                                  periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames)
+        if let server = try ClientService.makeServer(configuredPath: config.socketPath, engine: engine,
+                                                     maxStreams: config.maxStreams, logger: logger) {
+            configured.append(.init(service: ClientService(server: server)))
+        }
         if let duration {
             configured.append(.init(service: StopAfter(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
         }

@@ -1,0 +1,63 @@
+// What the socket server is given: where to listen, whom to let in, its limits, and the engine
+// it serves (the slot tables and controls of the device's audio threads).
+
+import PCMBufferCore
+import PCMProtocol
+
+/// The socket server's settings.
+public struct ServerConfiguration: Sendable {
+    /// Who may connect.
+    public var policy: AccessPolicy
+    /// Most client streams at once (all clients together); more is `tooManyStreams` to that client.
+    public var maxStreams: Int
+    /// Most connected clients at once; more are refused with an error.
+    public var maxClients = 128
+    /// The buffer a client gets when it asks for latency 0, in microseconds.
+    public var defaultLatencyMicroseconds: UInt32 = 40_000
+    /// How long a client may leave its queued messages unread before it is disconnected.
+    public var stallTimeoutSeconds: Double = 5
+    /// The daemon's name in `welcome`.
+    public var daemonName = "pcmd \(PCMDaemonVersion.string)"
+
+    public init(policy: AccessPolicy, maxStreams: Int) {
+        self.policy = policy
+        self.maxStreams = maxStreams
+    }
+}
+
+/// The parts of the running engine the socket server feeds and reads.
+public struct ServerEngine: Sendable {
+    /// Playback mixing (slots, master volume), when the daemon plays.
+    public var playback: PlaybackProcessor?
+    /// Capture fan-out, when the daemon records.
+    public var capture: CaptureProcessor?
+    /// The device streams' controls, for state and xrun counts in listings.
+    public var controls: [DeviceControl]
+    /// The ALSA device name, for listings.
+    public var deviceName: String
+    /// The device's format, rate and sizes (device frames).
+    public var layout: FrameLayout
+    public var rate: Int
+    public var periodFrames: Int
+    public var bufferFrames: Int
+
+    public init(playback: PlaybackProcessor?, capture: CaptureProcessor?, controls: [DeviceControl], deviceName: String,
+                layout: FrameLayout, rate: Int, periodFrames: Int, bufferFrames: Int) {
+        self.playback = playback
+        self.capture = capture
+        self.controls = controls
+        self.deviceName = deviceName
+        self.layout = layout
+        self.rate = rate
+        self.periodFrames = periodFrames
+        self.bufferFrames = bufferFrames
+    }
+
+    /// The one device pcmd drives, as protocol listings name it.
+    static let deviceID = AudioDeviceID(1)
+
+    /// The device's format as the protocol describes it (channels capped at the protocol's limit).
+    var streamFormat: PCMProtocol.StreamFormat {
+        PCMProtocol.StreamFormat(layout.format, rate: rate, channels: min(layout.channels, WireLimits.maxChannels))
+    }
+}

@@ -1,0 +1,244 @@
+// The socket side of the daemon: one thread running a poll() loop over the listening socket and
+// every client (sndio's file.c shape). It accepts and vets connections, reads and answers
+// messages, and once per device period pumps every stream: credits and clock out, capture audio
+// out, drains completed. It meets the audio threads only through the slot rings and atomics, so
+// nothing it does (or any client does to it) can block or disturb audio.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinux
+import Logging
+import PCMBufferCore
+import PCMProtocol
+import Synchronization
+
+/// The client server. `run()` is the thread body; `stop()` may be called from anywhere.
+public final class SocketServer: @unchecked Sendable {
+    // Safety: every stored property except `stopRequested`, `finishedFlag` and `wakeup` is used only inside
+    // `run()` on the server thread (the listener, the sessions, the streams and their
+    // converters); `stop()` touches only the atomic and the eventfd.
+    private let listener: ClientListener
+    let engine: ServerEngine
+    let configuration: ServerConfiguration
+    let logger: Logger
+    private let wakeup: Int32
+    private let stopRequested = Atomic<Bool>(false)
+    private let finishedFlag = Atomic<Bool>(false)
+    var sessions: [Int32: ClientSession] = [:]
+    var nextStream: UInt32 = 1
+    /// Period of the server's tick, in nanoseconds: one device period.
+    private let tickNanoseconds: UInt64
+
+    public init(listener: consuming ClientListener, engine: ServerEngine, configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
+        let event = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard event >= 0 else { throw .system(call: "eventfd", errno: errno) }
+        self.listener = listener
+        self.engine = engine
+        self.configuration = configuration
+        self.logger = logger
+        wakeup = event
+        tickNanoseconds = UInt64(max(1, engine.periodFrames)) * 1_000_000_000 / UInt64(max(1, engine.rate))
+    }
+
+    deinit { close(wakeup) }
+
+    /// Asks `run()` to return: clients are told the daemon is shutting down and disconnected.
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(wakeup, &one, 8)  // ignored: fails only if the counter is saturated (already woken)
+    }
+
+    /// Whether `run()` has returned.
+    public var isFinished: Bool { finishedFlag.load(ordering: .acquiring) }
+
+    var totalStreams: Int { sessions.values.reduce(0) { $0 + $1.streams.count } }
+
+    /// The server loop.
+    public func run() {
+        logger.notice("serving clients", metadata: ["socket.path": "\(listener.path ?? "(inherited)")",
+                                                    "socket.access": "\(configuration.policy)"])
+        var descriptors: [pollfd] = []
+        var order: [Int32] = []
+        var nextTick = MonotonicClock.nanoseconds()
+        while !stopRequested.load(ordering: .acquiring) {
+            descriptors.removeAll(keepingCapacity: true)
+            order.removeAll(keepingCapacity: true)
+            descriptors.append(pollfd(fd: wakeup, events: Int16(POLLIN), revents: 0))
+            descriptors.append(pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0))
+            for (fd, session) in sessions {
+                let events = Int16(session.phase == .closing ? 0 : POLLIN) | Int16(session.wantsToWrite ? POLLOUT : 0)
+                descriptors.append(pollfd(fd: fd, events: events, revents: 0))
+                order.append(fd)
+            }
+            let now = MonotonicClock.nanoseconds()
+            let timeout = nextTick > now ? Int32(min((nextTick - now) / 1_000_000 + 1, 1000)) : 0
+            _ = poll(&descriptors, nfds_t(descriptors.count), timeout)  // EINTR: just go round again
+
+            if descriptors[0].revents != 0 {
+                var value: UInt64 = 0
+                _ = read(wakeup, &value, 8)  // resets the eventfd; the loop condition reads the flag
+            }
+            if descriptors[1].revents & Int16(POLLIN) != 0 { acceptClients() }
+            let current = MonotonicClock.nanoseconds()
+            for (index, fd) in order.enumerated() {
+                guard let session = sessions[fd] else { continue }
+                let revents = descriptors[index + 2].revents
+                if revents & Int16(POLLIN) != 0 { serviceInput(session, now: current) }
+                if revents & Int16(POLLERR | POLLHUP) != 0, revents & Int16(POLLIN) == 0 {
+                    drop(session, reason: "hung up")
+                }
+            }
+            if current >= nextTick {
+                tick(now: current)
+                nextTick = current + tickNanoseconds
+            }
+            flushAll(now: MonotonicClock.nanoseconds())
+        }
+        shutDown()
+        finishedFlag.store(true, ordering: .releasing)
+    }
+
+    // MARK: - Connections
+
+    private func acceptClients() {
+        while true {
+            let fd: Int32?
+            do throws(ServerError) {
+                fd = try listener.accept()
+            } catch {
+                logger.error("accept failed", metadata: ["error": "\(error)"])
+                return
+            }
+            guard let fd else { return }
+            let peer: PeerCredentials
+            do throws(ServerError) {
+                peer = try PeerCredentials.of(socket: fd)
+            } catch {
+                logger.warning("client refused: credentials unreadable", metadata: ["error": "\(error)"])
+                refuse(fd, ErrorReply(code: .accessDenied, text: "the daemon could not read your credentials"))
+                continue
+            }
+            guard configuration.policy.allows(peer) else {
+                logger.warning("client refused: not allowed", metadata: [
+                    "peer.uid": "\(peer.uid)", "peer.gid": "\(peer.gid)", "peer.pid": "\(peer.pid)",
+                ])
+                refuse(fd, ErrorReply(code: .accessDenied,
+                                      text: "uid \(peer.uid) is not allowed to use this pcmd (allowed: \(configuration.policy))"))
+                continue
+            }
+            guard sessions.count < configuration.maxClients else {
+                logger.warning("client refused: too many clients", metadata: ["peer.pid": "\(peer.pid)", "clients": "\(sessions.count)"])
+                refuse(fd, ErrorReply(code: .tooManyStreams, text: "the daemon serves at most \(configuration.maxClients) clients"))
+                continue
+            }
+            sessions[fd] = ClientSession(fd: fd, peer: peer)
+            logger.info("client connected", metadata: ["peer.uid": "\(peer.uid)", "peer.pid": "\(peer.pid)"])
+        }
+    }
+
+    /// Tells a refused peer why, without waiting for it, and closes the connection.
+    private func refuse(_ fd: Int32, _ reply: ErrorReply) {
+        if let bytes = try? Envelope(.error(reply)).encoded() {
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        }
+        close(fd)
+    }
+
+    /// Ends a session now: its streams are released, nothing of it is kept.
+    func drop(_ session: ClientSession, reason: String) {
+        for (_, stream) in session.streams { stream.release() }
+        session.streams.removeAll()
+        sessions[session.fd] = nil
+        logger.info("client disconnected", metadata: [
+            "peer.pid": "\(session.peer.pid)", "client.name": "\(session.clientName)", "reason": "\(reason)",
+        ])
+    }
+
+    /// Sends `reply` and closes the session once it is flushed: its streams stop at once.
+    func fail(_ session: ClientSession, _ reply: ErrorReply, now: UInt64) {
+        logger.info("client misbehaved; disconnecting", metadata: [
+            "peer.pid": "\(session.peer.pid)", "client.name": "\(session.clientName)", "error": "\(reply)",
+        ])
+        for (_, stream) in session.streams { stream.release() }
+        session.streams.removeAll()
+        session.enqueue(Envelope(.error(reply)))
+        session.beginClosing(now: now)
+    }
+
+    private func serviceInput(_ session: ClientSession, now: UInt64) {
+        var rounds = 0
+        while session.phase != .closing, rounds < 4 {
+            rounds += 1
+            switch session.read(limit: 256 * 1024) {
+            case .endOfStream:
+                drop(session, reason: "closed by the client")
+                return
+            case .failed(let code):
+                drop(session, reason: String(cString: strerror(code)))
+                return
+            case .progress:
+                break
+            }
+            var handled = 0
+            while session.phase != .closing {
+                do throws(ProtocolError) {
+                    let handledOne: Bool? = try session.framer.nextMessage { header, payload in
+                        handle(header: header, payload: payload, from: session, now: now)
+                        return true
+                    }
+                    guard handledOne != nil else { break }
+                    handled += 1
+                } catch {
+                    // A bad header: the byte stream cannot be trusted any more.
+                    fail(session, ErrorReply(error), now: now)
+                }
+            }
+            if handled == 0 { return }
+        }
+    }
+
+    // MARK: - Output
+
+    private func flushAll(now: UInt64) {
+        let timeout = UInt64(configuration.stallTimeoutSeconds * 1_000_000_000)
+        for session in Array(sessions.values) {
+            guard session.flush(now: now) else {
+                drop(session, reason: "connection lost")
+                continue
+            }
+            if session.phase == .closing {
+                if !session.wantsToWrite || now > session.closeDeadline { drop(session, reason: "disconnected after an error") }
+            } else if session.isStuck(now: now, timeoutNanoseconds: timeout) {
+                fail(session, ErrorReply(code: .tooSlow, text: "you stopped reading for \(configuration.stallTimeoutSeconds) s"), now: now)
+            }
+        }
+    }
+
+    // MARK: - Periodic work
+
+    private func tick(now: UInt64) {
+        for session in sessions.values where session.phase == .ready {
+            for (id, stream) in session.streams {
+                let frameBytes = stream.format.bytesPerFrame
+                let drained = stream.tick(
+                    send: { session.enqueue(Envelope($0, stream: id)) },
+                    audioRoom: { session.hasAudioRoom },
+                    sendAudio: { session.enqueueAudio($0, stream: id, frameBytes: frameBytes) }
+                )
+                if let tag = drained { session.enqueue(Envelope(.drained, stream: id, tag: tag)) }
+            }
+        }
+    }
+
+    private func shutDown() {
+        let now = MonotonicClock.nanoseconds()
+        for session in Array(sessions.values) {
+            session.enqueue(Envelope(.error(ErrorReply(code: .shuttingDown, text: "pcmd is stopping"))))
+            _ = session.flush(now: now)
+            drop(session, reason: "daemon stopping")
+        }
+        logger.notice("stopped serving clients")
+    }
+}
