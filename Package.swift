@@ -121,7 +121,28 @@ let package = Package(
         .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",
-            dependencies: ["PCMDaemon", "PCMClient", "AudioFile"],
+            dependencies: [
+                "PCMDaemon", "PCMClient", "AudioFile", "pcmd-systemd-probe",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Test fixture: drives PCMDaemon's systemd integration in a child process, where the
+        // tests can give it an inherited socket and a NOTIFY_SOCKET without touching their own
+        // process's environment.
+        .executableTarget(
+            name: "pcmd-systemd-probe",
+            dependencies: [
+                "PCMDaemon",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/SystemdProbe",
             swiftSettings: strictSettings
         ),
     ]

@@ -3,8 +3,9 @@
 # so nothing is ever skipped silently.
 
 # Packages needed to build pcmd and run its unit tests (alsa-lib, libsystemd, libsoxr, libsndfile
-# headers, and the ALSA utilities some tests use for reference).
-PCMD_BUILD_PACKAGES=(pkg-config libasound2-dev libsystemd-dev libsoxr-dev libsndfile1-dev alsa-utils sox)
+# headers, the ALSA utilities some tests use for reference, and systemd for the
+# systemd-socket-activate and systemd-analyze the systemd tests run).
+PCMD_BUILD_PACKAGES=(pkg-config libasound2-dev libsystemd-dev libsoxr-dev libsndfile1-dev alsa-utils sox systemd)
 
 # require_packages PKG...: installs (as root) or names the missing Debian packages.
 require_packages() {

@@ -1,0 +1,127 @@
+// Tells systemd what pcmd is doing (readiness, status, reload, stop, watchdog) through libsystemd's
+// sd_notify(3). Outside systemd (no NOTIFY_SOCKET) every call is a cheap no-op, so the daemon calls
+// it unconditionally.
+import CSystemd
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Something that delivers notifications to the service manager.
+///
+/// ``SystemdNotifier`` is the real one; the protocol lets the watchdog and the daemon be tested
+/// with a recorder instead of a socket.
+public protocol SystemdNotifying: Sendable {
+    /// Sends `notifications` as one message.
+    ///
+    /// - Returns: `true` when the message was delivered, `false` when there is no service manager
+    ///   to tell (not started by systemd).
+    /// - Throws: ``SystemdNotifyError`` when the text cannot be sent or delivery failed.
+    @discardableResult
+    func notify(_ notifications: [SystemdNotification]) throws(SystemdNotifyError) -> Bool
+}
+
+extension SystemdNotifying {
+    /// `READY=1`, with an optional first `STATUS=` line in the same message.
+    @discardableResult
+    public func ready(status: String? = nil) throws(SystemdNotifyError) -> Bool {
+        try notify([.ready] + (status.map { [.status($0)] } ?? []))
+    }
+
+    /// `STATUS=text`: what `systemctl status` shows (device, format, streams, xruns).
+    @discardableResult
+    public func status(_ text: String) throws(SystemdNotifyError) -> Bool {
+        try notify([.status(text)])
+    }
+
+    /// `RELOADING=1` with the current `MONOTONIC_USEC=`, and an optional `STATUS=`.
+    /// Call ``ready(status:)`` when the reload is done.
+    @discardableResult
+    public func reloading(status: String? = nil) throws(SystemdNotifyError) -> Bool {
+        try notify([.reloadingNow()] + (status.map { [.status($0)] } ?? []))
+    }
+
+    /// `STOPPING=1`, with an optional `STATUS=`.
+    @discardableResult
+    public func stopping(status: String? = nil) throws(SystemdNotifyError) -> Bool {
+        try notify([.stopping] + (status.map { [.status($0)] } ?? []))
+    }
+
+    /// `WATCHDOG=1`.
+    @discardableResult
+    public func watchdog() throws(SystemdNotifyError) -> Bool {
+        try notify([.watchdog])
+    }
+
+    /// `ERRNO=` (and an optional `STATUS=`): why the service is failing.
+    @discardableResult
+    public func failing(errno: Errno, status: String? = nil) throws(SystemdNotifyError) -> Bool {
+        try notify([.errno(errno.rawValue)] + (status.map { [.status($0)] } ?? []))
+    }
+
+    /// `EXTEND_TIMEOUT_USEC=`: the current start, reload or stop step needs `duration` more.
+    @discardableResult
+    public func extendTimeout(by duration: Duration) throws(SystemdNotifyError) -> Bool {
+        try notify([.extendTimeout(microseconds: duration.wholeMicroseconds)])
+    }
+}
+
+/// The service manager's notification socket, through libsystemd's `sd_notify`.
+///
+/// It reads `NOTIFY_SOCKET` on every call and never unsets it, so the watchdog can keep pinging
+/// for the life of the process. Safe to use from any thread; never use it on the audio thread
+/// (it is a socket send).
+public struct SystemdNotifier: SystemdNotifying {
+    public init() {}
+
+    /// Whether a service manager is listening (`NOTIFY_SOCKET` is set).
+    public var isEnabled: Bool {
+        getenv("NOTIFY_SOCKET") != nil
+    }
+
+    /// Sends `notifications` as one datagram to `NOTIFY_SOCKET`.
+    ///
+    /// The corresponding C function is `sd_notify`.
+    @discardableResult
+    public func notify(_ notifications: [SystemdNotification]) throws(SystemdNotifyError) -> Bool {
+        let message = try SystemdNotification.message(for: notifications)
+        let result = sd_notify(0, message)
+        if result < 0 { throw .sendFailed(Errno(rawValue: -result)) }
+        return result > 0
+    }
+
+    /// The `WatchdogSec=` the service manager expects pings within, or nil when the watchdog is
+    /// off (no `WATCHDOG_USEC`, or it is meant for another process: `WATCHDOG_PID`).
+    ///
+    /// The corresponding C function is `sd_watchdog_enabled`.
+    public static func watchdogTimeout() throws(SystemdWatchdogError) -> Duration? {
+        var microseconds: UInt64 = 0
+        let result = sd_watchdog_enabled(0, &microseconds)
+        if result < 0 { throw .invalidEnvironment(Errno(rawValue: -result)) }
+        guard result > 0, microseconds > 0 else { return nil }
+        return .microseconds(Int64(clamping: microseconds))
+    }
+}
+
+/// Why the watchdog settings systemd passed cannot be used.
+public enum SystemdWatchdogError: Error, Hashable, CustomStringConvertible {
+    /// `WATCHDOG_USEC` or `WATCHDOG_PID` is malformed (`sd_watchdog_enabled` returned this errno).
+    case invalidEnvironment(Errno)
+
+    public var description: String {
+        switch self {
+        case .invalidEnvironment(let errno):
+            "malformed WATCHDOG_USEC or WATCHDOG_PID in the environment: \(errno)"
+        }
+    }
+}
+
+extension Duration {
+    /// This duration in whole microseconds, rounded down; negative durations count as zero.
+    var wholeMicroseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000)
+    }
+}
