@@ -16,6 +16,7 @@
 //   write:S:TEXT                       echo TEXT > prealloc (TEXT is usually KiB)
 //   read:S                             prints prealloc, prealloc_max, buffer_size_max
 //   free-all                           snd_pcm_lib_preallocate_free_for_all
+//   open:S / close:S                   open or close the substream (an open one is busy for writes)
 
 import PCMBufferCore
 
@@ -173,6 +174,14 @@ func run() throws(UsageError) {
                     head + ",\"result\":\"ok\",\"prealloc\":\(entry.preallocKibibytes),\"prealloc_max\":\(entry.preallocMaxKibibytes)"
                         + ",\"buffer_bytes_max\":\(limit.map { String($0.value) } ?? "null")"
                         + ",\"buffer_size_max\":\(frames.map(String.init) ?? "null")}")
+            } catch {
+                print(head + "," + errorFields(error) + "}")
+            }
+        case ("open", 2), ("close", 2):
+            let id = try parseSubstream(parts[1])
+            do {
+                if parts[0] == "open" { try allocator.open(substream: id) } else { try allocator.close(substream: id) }
+                print(head + ",\"result\":\"ok\"}")
             } catch {
                 print(head + "," + errorFields(error) + "}")
             }
