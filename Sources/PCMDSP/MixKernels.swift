@@ -44,13 +44,17 @@ enum MixKernels {
         _ adding: Int, _ storing: Int, _ gain: Double
     ) {
         let size = Codec.bytes
+        // The part past what other streams filled starts at its own base pointers, so both
+        // loops have the same simple shape (index from 0), which the vectoriser needs.
+        let tailSource = source + adding * size
+        let tail = acc + adding
         // Unity gets its own loops: no multiply, and the sum stays an exact integer.
         if gain == 1 {
             for i in 0..<adding { acc[i] += Double(Codec.load(source + i * size)) }
-            for i in adding..<(adding + storing) { acc[i] = Double(Codec.load(source + i * size)) }
+            for i in 0..<storing { tail[i] = Double(Codec.load(tailSource + i * size)) }
         } else {
             for i in 0..<adding { acc[i] += Double(Codec.load(source + i * size)) * gain }
-            for i in adding..<(adding + storing) { acc[i] = Double(Codec.load(source + i * size)) * gain }
+            for i in 0..<storing { tail[i] = Double(Codec.load(tailSource + i * size)) * gain }
         }
     }
 
@@ -94,9 +98,11 @@ enum MixKernels {
             // x != x only for NaN; a NaN from one client must not silence everyone's sum.
             acc[i] += (x == x ? x : 0) * gain
         }
-        for i in adding..<(adding + storing) {
-            let x = Double(source.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
-            acc[i] = (x == x ? x : 0) * gain
+        let tailSource = source + adding * 4
+        let tail = acc + adding
+        for i in 0..<storing {
+            let x = Double(tailSource.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+            tail[i] = (x == x ? x : 0) * gain
         }
     }
 

@@ -105,6 +105,14 @@ public enum SampleConversion {
         _ input: UnsafeRawPointer, _ inputStride: Int,
         _ output: UnsafeMutableRawPointer, _ outputStride: Int, _ count: Int
     ) {
+        // Contiguous runs get a loop whose strides are constants, which the vectoriser handles.
+        if inputStride == Source.bytes && outputStride == Destination.bytes {
+            for i in 0..<count {
+                let value = Source.load(input + i * Source.bytes)
+                Destination.store(SampleRules.integer(value, from: Source.self, to: Destination.self), to: output + i * Destination.bytes)
+            }
+            return
+        }
         for i in 0..<count {
             let value = Source.load(input + i * inputStride)
             Destination.store(SampleRules.integer(value, from: Source.self, to: Destination.self), to: output + i * outputStride)
@@ -115,6 +123,13 @@ public enum SampleConversion {
         _ source: Source.Type, _ input: UnsafeRawPointer, _ inputStride: Int,
         _ output: UnsafeMutableRawPointer, _ outputStride: Int, _ count: Int
     ) {
+        if inputStride == Source.bytes && outputStride == 4 {
+            for i in 0..<count {
+                let value = SampleRules.float(Source.load(input + i * Source.bytes), from: Source.self)
+                output.storeBytes(of: value, toByteOffset: i * 4, as: Float.self)
+            }
+            return
+        }
         for i in 0..<count {
             let value = SampleRules.float(Source.load(input + i * inputStride), from: Source.self)
             output.storeBytes(of: value, toByteOffset: i * outputStride, as: Float.self)
@@ -125,6 +140,13 @@ public enum SampleConversion {
         _ destination: Destination.Type, _ input: UnsafeRawPointer, _ inputStride: Int,
         _ output: UnsafeMutableRawPointer, _ outputStride: Int, _ count: Int
     ) {
+        if inputStride == 4 && outputStride == Destination.bytes {
+            for i in 0..<count {
+                let value = input.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+                Destination.store(SampleRules.integer(value, to: Destination.self), to: output + i * Destination.bytes)
+            }
+            return
+        }
         for i in 0..<count {
             let value = input.loadUnaligned(fromByteOffset: i * inputStride, as: Float.self)
             Destination.store(SampleRules.integer(value, to: Destination.self), to: output + i * outputStride)
