@@ -67,8 +67,8 @@ def discover(patterns: list[str]) -> list[TestCase]:
         concern = path.stem.removeprefix("test_")
         try:
             module = importlib.import_module(path.stem)
-        except Exception:
-            cases.append(TestCase(f"{concern}::<import>", None, traceback.format_exc()))
+        except Exception as error:
+            cases.append(TestCase(f"{concern}::<import>", None, _import_error(error)))
             continue
         functions = [f for name, f in vars(module).items()
                      if name.startswith("test_") and inspect.isfunction(f) and f.__module__ == module.__name__]
@@ -77,6 +77,13 @@ def discover(patterns: list[str]) -> list[TestCase]:
     if patterns:
         cases = [c for c in cases if any(p.lower() in c.id.lower() for p in patterns)]
     return cases
+
+
+def _import_error(error: Exception) -> str:
+    """The traceback of a failed test-file import without the importlib frames in between."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not f.filename.startswith("<frozen") and "importlib" not in f.filename and f.filename != __file__]
+    return "".join(traceback.format_list(frames) + traceback.format_exception_only(type(error), error))
 
 
 # ---- guest ----
