@@ -7,9 +7,7 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <stdint.h>
-#include <errno.h>
 
 // pthread_setname_np is declared only under _GNU_SOURCE, which Swift's Glibc import lacks.
 static inline int clinux_set_thread_name(const char *name) {
@@ -18,25 +16,12 @@ static inline int clinux_set_thread_name(const char *name) {
 
 // struct ucred and SO_PEERCRED are declared only under _GNU_SOURCE. The socket server reads a
 // client's kernel-verified pid, uid and gid with this. Returns 0, or -1 with errno set.
-static inline int clinux_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
-    struct ucred credentials;
-    socklen_t length = sizeof credentials;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
-    *pid = credentials.pid;
-    *uid = credentials.uid;
-    *gid = credentials.gid;
-    return 0;
-}
+// Defined in CLinux.c so that <sys/socket.h> is not pulled into this module with _GNU_SOURCE
+// (other C modules include it without, and clang refuses two definitions of fd_set).
+int clinux_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
 // SO_PEERGROUPS (Linux 4.13) gives the peer's supplementary groups as the kernel saw them at
 // connect(). Returns how many there are (more than `capacity` means: call again with more
 // room), or -1 with errno set.
-static inline int clinux_peer_groups(int fd, uint32_t *groups, int capacity) {
-    socklen_t length = (socklen_t)((size_t)capacity * sizeof(gid_t));
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &length) != 0) {
-        if (errno == ERANGE) return (int)(length / sizeof(gid_t));
-        return -1;
-    }
-    return (int)(length / sizeof(gid_t));
-}
+int clinux_peer_groups(int fd, uint32_t *groups, int capacity);
 #endif
