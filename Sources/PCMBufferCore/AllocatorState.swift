@@ -95,9 +95,12 @@ struct AllocatorState {
         guard size > 0 else { throw .zeroSize }
         let account = account(card)
         let inUse = account.bytes
-        if let cardLimit, cardLimit > 0, inUse + size > cardLimit {
+        // `size > limit - inUse` is `inUse + size > limit` without overflowing for absurd sizes.
+        if let cardLimit, cardLimit > 0, size > cardLimit - inUse {
             throw .cardLimitExceeded(card: card, requested: ByteCount(size), inUse: ByteCount(inUse), limit: ByteCount(cardLimit))
         }
+        // No machine has this much memory, and rounding it up to pages would overflow.
+        guard size <= Int.max / 2 else { throw .outOfMemory(requested: ByteCount(size)) }
         let aligned = PageSize.align(size)
         let pages: MappedPages
         do {

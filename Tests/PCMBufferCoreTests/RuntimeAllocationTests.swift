@@ -164,6 +164,27 @@ struct RuntimeAllocationTests {
         #expect(try allocator.runtimeBuffer(substream: id) == nil)
     }
 
+    @Test("absurd sizes are refused as out of memory or over the limit, without overflowing")
+    func absurdSizes() throws {
+        let allocator = try openAllocator()
+        let huge = ByteCount(Int.max)
+        #expect(throws: PCMMemoryError.cardLimitExceeded(card: 0, requested: huge, inUse: .kibibytes(64), limit: .mebibytes(32))) {
+            try allocator.allocate(substream: id, bytes: huge)
+        }
+        allocator.cardLimit = nil
+        try allocator.open(substream: .capture())
+        #expect(throws: PCMMemoryError.outOfMemory(requested: huge)) { try allocator.allocate(substream: id, bytes: huge) }
+        #expect(throws: PCMMemoryError.outOfMemory(requested: ByteCount(1 << 50))) {
+            try allocator.allocate(substream: id, bytes: ByteCount(1 << 50))
+        }
+        #expect(allocator.bytesInUse(card: 0) == .kibibytes(64))
+
+        // A fallback preallocation of an absurd size halves down to what the card limit allows.
+        let limited = SubstreamAllocator()
+        try limited.addPCM(card: 0, device: 0, playbackSubstreams: 1, captureSubstreams: 0)
+        #expect(try limited.preallocate(substream: id, type: .continuous, size: huge, max: huge) == .mebibytes(32))  // Int.max >> 38, page-aligned
+    }
+
     @Test("errors carry the kernel's errno")
     func errnos() {
         #expect(PCMMemoryError.busy(id).kernelErrno == -16)
