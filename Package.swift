@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "PCMProtocol", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
 
         // Audio files (WAV, FLAC, raw) for the tools and the daemon's diagnostics.
-        .target(name: "AudioFile", dependencies: ["CSndfile", "PCMBufferCore"], swiftSettings: strictSettings),
+        .target(name: "AudioFile", dependencies: ["CSndfile", "PCMBufferCore", "PCMDSP"], swiftSettings: strictSettings),
 
         // Everything the daemon does except parsing its command line.
         .target(

@@ -4,13 +4,15 @@
 
 import CSndfile
 import PCMBufferCore
+import PCMDSP
 
 /// An open audio file being read. Closes the file when it goes away.
 ///
-/// Widening (16 → 24/32 bits, any integer → float) is exact; narrowing between integers drops
-/// low bits (truncates, as libsndfile does); float → integer scales 1.0 to full scale, rounds to
-/// nearest and clamps (NaN reads as 0). So reading a file in `info.losslessLayout` returns
-/// exactly what it holds.
+/// Samples come from libsndfile without loss (16-bit files as short, 24/32-bit as int, the rest
+/// as float) and are converted to the requested format with PCMDSP's rules, the same as client
+/// streams: widening is exact, integer narrowing rounds to nearest and saturates, float →
+/// integer scales 1.0 to full scale, rounds and clamps (NaN reads as 0). So reading a file in
+/// `info.losslessLayout` returns exactly what it holds.
 public struct AudioFileReader: ~Copyable, @unchecked Sendable {
     // Safety: the reader is noncopyable and every method that touches the libsndfile handle is
     // `mutating`, so exclusivity guarantees one thread at a time uses it; libsndfile handles
@@ -80,65 +82,15 @@ public struct AudioFileReader: ~Copyable, @unchecked Sendable {
         return FrameCount(done)
     }
 
-    /// Reads up to `frames` (at most `scratchFrames`) into `destination` through the scratch buffer.
+    /// Reads up to `frames` (at most `scratchFrames`) through the scratch buffer and converts
+    /// them into `destination` with PCMDSP's rules.
     private func readChunk(frames: Int, format: SampleFormat, into destination: UnsafeMutableRawPointer) -> Int {
-        let samples = frames * info.channels
-        let scratch = handle.scratch
-        let count = Int64(frames)
-        if format != .float32 && info.encoding.losslessSampleFormat == .float32 {
-            return readFloatsAsIntegers(frames: frames, format: format, into: destination)
-        }
-        let got: Int
-        switch format {
-        case .s16:
-            got = Int(scratch.withMemoryRebound(to: Int16.self, capacity: samples * 2) {
-                sf_readf_short(handle.raw, $0, count)
-            })
-            destination.copyMemory(from: scratch, byteCount: got * info.channels * 2)
-        case .s32:
-            got = Int(sf_readf_int(handle.raw, scratch, count))
-            destination.copyMemory(from: scratch, byteCount: got * info.channels * 4)
-        case .float32:
-            got = Int(scratch.withMemoryRebound(to: Float.self, capacity: samples) {
-                sf_readf_float(handle.raw, $0, count)
-            })
-            destination.copyMemory(from: scratch, byteCount: got * info.channels * 4)
-        case .s24:
-            got = Int(sf_readf_int(handle.raw, scratch, count))
-            for i in 0..<(got * info.channels) {
-                TwentyFourBit.storeS24(scratch[i], to: destination + i * 4)
-            }
-        case .s24Packed:
-            got = Int(sf_readf_int(handle.raw, scratch, count))
-            for i in 0..<(got * info.channels) {
-                TwentyFourBit.storeS24Packed(scratch[i], to: destination + i * 3)
-            }
-        }
-        return max(got, 0)
-    }
-
-    /// Reads float samples and converts them to an integer format: 1.0 is full scale, rounding is
-    /// to nearest, and out-of-range values clamp (libsndfile's own float → int read does not scale).
-    private func readFloatsAsIntegers(
-        frames: Int, format: SampleFormat, into destination: UnsafeMutableRawPointer
-    ) -> Int {
-        let samples = frames * info.channels
-        let floats = UnsafeMutableRawPointer(handle.scratch).bindMemory(to: Float.self, capacity: samples)
-        defer { UnsafeMutableRawPointer(handle.scratch).bindMemory(to: Int32.self, capacity: samples) }
-        let got = max(Int(sf_readf_float(handle.raw, floats, Int64(frames))), 0)
-        let bits = format.significantBits
-        let fullScale = Double(Int64(1) << (bits - 1))
-        for i in 0..<(got * info.channels) {
-            let value = Double(floats[i])
-            let scaled = value.isNaN ? 0 : (value * fullScale).rounded(.toNearestOrEven)
-            let clamped = Int32(min(max(scaled, -fullScale), fullScale - 1))
-            switch format {
-            case .s16: (destination + i * 2).storeBytes(of: Int16(clamped).littleEndian, as: Int16.self)
-            case .s24, .s32: (destination + i * 4).storeBytes(of: clamped.littleEndian, as: Int32.self)
-            case .s24Packed: TwentyFourBit.storeS24Packed(clamped << 8, to: destination + i * 3)
-            case .float32: preconditionFailure("float targets are read directly")
-            }
-        }
+        let got = handle.readIntoScratch(frames: frames)
+        let samples = got * info.channels
+        SampleConversion.convert(
+            UnsafeRawBufferPointer(handle.scratchBytes(samples: samples, format: handle.transfer)), from: handle.transfer,
+            into: UnsafeMutableRawBufferPointer(start: destination, count: samples * format.bytesPerSample), as: format,
+            samples: samples)
         return got
     }
 

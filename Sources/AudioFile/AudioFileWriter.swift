@@ -3,13 +3,15 @@
 
 import CSndfile
 import PCMBufferCore
+import PCMDSP
 
 /// An audio file being written. Closes the file (finishing its header) when it goes away; call
 /// `close()` instead to learn whether that worked.
 ///
 /// Samples whose format matches the file's encoding are stored bit-exactly (both 24-bit layouts
-/// count as matching a 24-bit file). Other combinations are converted by libsndfile: widening
-/// is exact, integer narrowing truncates, float → integer rounds and clamps at full scale.
+/// count as matching a 24-bit file). Other combinations are converted with PCMDSP's rules, as
+/// client streams are: widening is exact, integer narrowing rounds to nearest and saturates,
+/// float → integer rounds and clamps at full scale, integer → float maps full scale to ±1.0.
 public struct AudioFileWriter: ~Copyable, @unchecked Sendable {
     // Safety: noncopyable, and every method touching the handle is `mutating` or `consuming`,
     // so exclusivity keeps it to one thread at a time; libsndfile handles are not thread-bound.
@@ -86,32 +88,24 @@ public struct AudioFileWriter: ~Copyable, @unchecked Sendable {
         }
     }
 
-    /// Copies `frames` frames into the scratch buffer in libsndfile's form and writes them.
+    /// Converts `frames` frames into the scratch buffer in the file's transfer format (via the
+    /// file's own sample width, so narrowing rounds once, by PCMDSP's rules) and writes them.
     private func writeChunk(frames: Int, format: SampleFormat, from source: UnsafeRawPointer) -> Int {
         let samples = frames * info.channels
-        let scratch = handle.scratch
-        let count = Int64(frames)
-        switch format {
-        case .s16:
-            UnsafeMutableRawPointer(scratch).copyMemory(from: source, byteCount: samples * 2)
-            return Int(scratch.withMemoryRebound(to: Int16.self, capacity: samples * 2) {
-                sf_writef_short(handle.raw, $0, count)
-            })
-        case .s32:
-            UnsafeMutableRawPointer(scratch).copyMemory(from: source, byteCount: samples * 4)
-            return Int(sf_writef_int(handle.raw, scratch, count))
-        case .float32:
-            UnsafeMutableRawPointer(scratch).copyMemory(from: source, byteCount: samples * 4)
-            return Int(scratch.withMemoryRebound(to: Float.self, capacity: samples) {
-                sf_writef_float(handle.raw, $0, count)
-            })
-        case .s24:
-            for i in 0..<samples { scratch[i] = TwentyFourBit.loadS24(from: source + i * 4) }
-            return Int(sf_writef_int(handle.raw, scratch, count))
-        case .s24Packed:
-            for i in 0..<samples { scratch[i] = TwentyFourBit.loadS24Packed(from: source + i * 3) }
-            return Int(sf_writef_int(handle.raw, scratch, count))
+        let input = UnsafeRawBufferPointer(start: source, count: samples * format.bytesPerSample)
+        let transfer = handle.transfer
+        if case .pcm(let fileFormat) = info.encoding, fileFormat == .s24Packed, transfer == .s32 {
+            // A 24-bit file: round to 24 bits first (libsndfile would truncate the low byte of
+            // an int), then widen in place to the left-justified int libsndfile expects.
+            let s24 = handle.scratchBytes(samples: samples, format: .s24)
+            SampleConversion.convert(input, from: format, into: s24, as: .s24, samples: samples)
+            SampleConversion.convert(UnsafeRawBufferPointer(s24), from: .s24, into: s24, as: .s32, samples: samples)
+        } else {
+            SampleConversion.convert(
+                input, from: format, into: handle.scratchBytes(samples: samples, format: transfer), as: transfer,
+                samples: samples)
         }
+        return handle.writeFromScratch(frames: frames)
     }
 
     /// Rewrites the header for the frames written so far and pushes them to the kernel, so a

@@ -1,10 +1,11 @@
 // The owned libsndfile handle shared by the reader and the writer: it opens, closes exactly once
 // (in deinit, or in close() when the caller wants to see the error), and carries the scratch
-// memory both sides use to repack 24-bit samples, which libsndfile only exchanges as 32-bit ints.
+// memory through which samples pass between libsndfile and the caller's format.
 
 import CSndfile
 import Glibc
 import PCMBufferCore
+import PCMDSP
 
 #if _endian(big)
 #error("AudioFile moves little-endian samples through libsndfile's native-endian calls; big-endian hosts are not supported")
@@ -17,8 +18,12 @@ struct SndfileHandle: ~Copyable {
 
     let raw: OpaquePointer
     let sfInfo: SF_INFO
-    /// `scratchFrames × channels` 32-bit words, for the 24-bit repacking.
-    let scratch: UnsafeMutablePointer<Int32>
+    /// `scratchFrames × channels` samples of up to 4 bytes, in `transfer` format.
+    let scratch: UnsafeMutableRawPointer
+    /// How samples are exchanged with libsndfile for this file: the one of its three calls
+    /// (short, int, float) that carries the file's encoding without loss. pcmd's own conversion
+    /// rules (PCMDSP) do every other step, so files follow the same rounding as streams.
+    let transfer: SampleFormat
 
     /// Opens `path` (or, when `descriptor` is given, that descriptor, which stays the caller's
     /// to close) in `mode`, with `info` holding what the caller knows (everything for raw and
@@ -41,15 +46,13 @@ struct SndfileHandle: ~Copyable {
             sf_close(opened)
             throw .cannotOpen(file: path, reason: "the file reports \(info.channels) channels at \(info.samplerate) Hz")
         }
-        // Float to integer conversions clamp instead of wrapping around. Integers written to a
-        // float file are scaled so integer full scale becomes 1.0. (Reading float files as
-        // integers is done by the reader itself: libsndfile either does not scale at all or
-        // scales to the file's peak, and neither is what a player wants.)
+        // Compressed encodings decoded to float, and doubles narrowed to float, clamp rather
+        // than wrap if libsndfile ever converts them to integers itself.
         sf_command(opened, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
-        sf_command(opened, Int32(SFC_SET_SCALE_INT_FLOAT_WRITE), nil, Int32(SF_TRUE))
         raw = opened
         sfInfo = info
-        scratch = .allocate(capacity: Self.scratchFrames * Int(info.channels))
+        transfer = Self.transferFormat(for: AudioEncoding(sndfileFormat: info.format))
+        scratch = .allocate(byteCount: Self.scratchFrames * Int(info.channels) * 4, alignment: 16)
     }
 
     private static func openDuplicate(
@@ -63,6 +66,48 @@ struct SndfileHandle: ~Copyable {
     }
 
     var channels: Int { Int(sfInfo.channels) }
+
+    /// 8- and 16-bit files go through `short`, 24- and 32-bit through `int` (left-justified,
+    /// so 24-bit samples arrive as s32 values with the low byte zero), everything else
+    /// through `float`.
+    static func transferFormat(for encoding: AudioEncoding) -> SampleFormat {
+        switch encoding {
+        case .pcm8, .pcm(.s16): .s16
+        case .pcm(.s24), .pcm(.s24Packed), .pcm(.s32): .s32
+        case .pcm(.float32), .float64, .other: .float32
+        }
+    }
+
+    /// Reads up to `frames` frames into the scratch buffer; returns the frames read.
+    func readIntoScratch(frames: Int) -> Int {
+        let count = Int64(frames)
+        let samples = frames * channels
+        let got: Int64
+        switch transfer {
+        case .s16: got = sf_readf_short(raw, scratch.bindMemory(to: Int16.self, capacity: samples), count)
+        case .s32: got = sf_readf_int(raw, scratch.bindMemory(to: Int32.self, capacity: samples), count)
+        default: got = sf_readf_float(raw, scratch.bindMemory(to: Float.self, capacity: samples), count)
+        }
+        return Int(max(got, 0))
+    }
+
+    /// Writes `frames` frames from the scratch buffer; returns the frames written.
+    func writeFromScratch(frames: Int) -> Int {
+        let count = Int64(frames)
+        let samples = frames * channels
+        let written: Int64
+        switch transfer {
+        case .s16: written = sf_writef_short(raw, scratch.bindMemory(to: Int16.self, capacity: samples), count)
+        case .s32: written = sf_writef_int(raw, scratch.bindMemory(to: Int32.self, capacity: samples), count)
+        default: written = sf_writef_float(raw, scratch.bindMemory(to: Float.self, capacity: samples), count)
+        }
+        return Int(max(written, 0))
+    }
+
+    /// The scratch buffer as raw bytes holding `samples` samples of `format`.
+    func scratchBytes(samples: Int, format: SampleFormat) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: scratch, count: samples * format.bytesPerSample)
+    }
 
     /// libsndfile's message for the last error on this handle.
     var lastError: String { String(cString: sf_strerror(raw)) }
@@ -83,35 +128,5 @@ struct SndfileHandle: ~Copyable {
         // to report it from a deinit.
         sf_close(raw)
         scratch.deallocate()
-    }
-}
-
-/// Repacking between pcmd's 24-bit layouts and libsndfile's left-justified 32-bit ints.
-enum TwentyFourBit {
-    /// Left-justified int (24-bit value << 8) → s24 in 4 bytes, sign-extended.
-    static func storeS24(_ value: Int32, to destination: UnsafeMutableRawPointer) {
-        destination.storeBytes(of: (value >> 8).littleEndian, as: Int32.self)
-    }
-
-    /// Left-justified int → 3 packed little-endian bytes.
-    static func storeS24Packed(_ value: Int32, to destination: UnsafeMutableRawPointer) {
-        let bits = UInt32(bitPattern: value)
-        destination.storeBytes(of: UInt8(truncatingIfNeeded: bits >> 8), as: UInt8.self)
-        destination.storeBytes(of: UInt8(truncatingIfNeeded: bits >> 16), toByteOffset: 1, as: UInt8.self)
-        destination.storeBytes(of: UInt8(truncatingIfNeeded: bits >> 24), toByteOffset: 2, as: UInt8.self)
-    }
-
-    /// s24 in 4 bytes → left-justified int. The container's top byte is ignored, as ALSA does.
-    static func loadS24(from source: UnsafeRawPointer) -> Int32 {
-        let bits = UInt32(littleEndian: source.loadUnaligned(as: UInt32.self))
-        return Int32(bitPattern: bits << 8)
-    }
-
-    /// 3 packed little-endian bytes → left-justified int.
-    static func loadS24Packed(from source: UnsafeRawPointer) -> Int32 {
-        let b0 = UInt32(source.load(as: UInt8.self))
-        let b1 = UInt32(source.load(fromByteOffset: 1, as: UInt8.self))
-        let b2 = UInt32(source.load(fromByteOffset: 2, as: UInt8.self))
-        return Int32(bitPattern: b0 << 8 | b1 << 16 | b2 << 24)
     }
 }

@@ -200,6 +200,43 @@ struct AudioFileRoundTripTests {
         #expect(floats == samples.map { Float($0) / 32768 })
     }
 
+    @Test("narrowing on read and write rounds like PCMDSP (not libsndfile's truncation)")
+    func narrowingRounds() throws {
+        let dir = try TemporaryDirectory()
+        // 24-bit file read as s16: 0x80 is half an s16 step and rounds up; 0x7F rounds down.
+        let path24 = dir.file("r24.wav")
+        let values: [Int32] = [0x80, 0x7F, -0x81, 0x7F_FFFF, 0x17F]
+        var writer = try AudioFileWriter(path: path24, encoding: .s24, rate: 48000, channels: 1)
+        try values.withUnsafeBytes { buffer in try writer.write(buffer, as: .s24) }
+        try writer.close()
+        var reader = try AudioFileReader(path: path24)
+        var s16 = [Int16](repeating: 0, count: values.count)
+        _ = try s16.withUnsafeMutableBytes { buffer in try reader.read(into: buffer, as: .s16) }
+        #expect(s16 == [1, 0, -1, 32767, 1])
+
+        // s32 written to a 24-bit file: the dropped byte rounds (0x180 → 2, not 1).
+        let path32 = dir.file("w24.wav")
+        let wide: [Int32] = [0x180, 0x17F, .max, .min]
+        var writer32 = try AudioFileWriter(path: path32, encoding: .s24Packed, rate: 48000, channels: 1)
+        try wide.withUnsafeBytes { buffer in try writer32.write(buffer, as: .s32) }
+        try writer32.close()
+        var reader32 = try AudioFileReader(path: path32)
+        var s24 = [Int32](repeating: 0, count: wide.count)
+        _ = try s24.withUnsafeMutableBytes { buffer in try reader32.read(into: buffer, as: .s24) }
+        #expect(s24 == [2, 1, 0x7F_FFFF, -0x80_0000])
+
+        // Floats written to a 16-bit file clamp and round half to even.
+        let pathF = dir.file("f16.wav")
+        let floats: [Float] = [1.5, -2, 0.5 / 32768, 1.5 / 32768, .nan]
+        var writerF = try AudioFileWriter(path: pathF, encoding: .s16, rate: 48000, channels: 1)
+        try floats.withUnsafeBytes { buffer in try writerF.write(buffer, as: .float32) }
+        try writerF.close()
+        var readerF = try AudioFileReader(path: pathF)
+        var back = [Int16](repeating: 9, count: floats.count)
+        _ = try back.withUnsafeMutableBytes { buffer in try readerF.read(into: buffer, as: .s16) }
+        #expect(back == [32767, -32768, 0, 2, 0])
+    }
+
     @Test("reads into a misaligned buffer, in small pieces, give the same bytes")
     func misalignedAndPiecewise() throws {
         let dir = try TemporaryDirectory()
