@@ -1,6 +1,7 @@
 // A fixed-capacity, lock-free queue of small values from one producer thread to one
 // consumer thread, e.g. events from the audio thread to a logging thread. All memory is
-// allocated at init; push and pop never allocate, lock or block.
+// allocated at init; push and pop never allocate, lock or block. Also the padded atomic
+// position that this queue and RingBuffer keep each side's counter in.
 
 import Synchronization
 
@@ -80,4 +81,16 @@ public final class SPSCQueue<Element: BitwiseCopyable & Sendable>: @unchecked Se
 
     /// The number of values `push` dropped because the queue was full.
     public var droppedCount: Int { dropped.atomic.load(ordering: .relaxed) }
+}
+
+/// A position shared between two threads, alone on its cache lines, so that a producer's
+/// and a consumer's positions do not share one (false sharing would make every commit a
+/// cache miss on the other core).
+/// Padded to 128 bytes: two 64-byte lines, covering adjacent-line prefetch.
+struct PaddedAtomicInt: ~Copyable {
+    private let before: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    let atomic: Atomic<Int>
+    private let after: (Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0)
+
+    init(_ value: Int) { atomic = Atomic(value) }
 }

@@ -1,6 +1,9 @@
 // The small framework of pcmd-bench: a benchmark is a name and a function that returns
 // measurements; BenchmarkContext gives it a clock and the malloc counter. Benchmarks are
-// listed in Registry.swift, one file per area.
+// listed in Registry.swift, one file per area. Malloc counting: linking
+// libMallocInterposerSwift.so is enough on Linux here (its malloc comes before libc's in the
+// lookup order); if the counter sees nothing, pcmd-bench re-executes itself once with
+// LD_PRELOAD pointing at the library next to the executable.
 
 import MallocInterposerSwift
 import Synchronization
@@ -109,6 +112,8 @@ enum MallocTracer {
     // execinfo.h is not in Swift's Glibc module: look the two functions up at run time.
     typealias Backtrace = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int32) -> Int32
     typealias BacktraceSymbols = @convention(c) (UnsafePointer<UnsafeMutableRawPointer?>, Int32, Int32) -> Void
+    // Safety: both are written only by prepare(), on the main thread before the hook is
+    // installed (which publishes them through the interposer's hook store), and only read after.
     nonisolated(unsafe) static var backtrace: Backtrace? = nil
     nonisolated(unsafe) static var backtraceSymbols: BacktraceSymbols? = nil
 
@@ -130,5 +135,27 @@ enum MallocTracer {
         let line = "malloc(\(size)):\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
         backtraceSymbols(&frames, count, 2)
+    }
+}
+
+/// Re-executes pcmd-bench with the interposer preloaded when linking alone does not count.
+enum Preload {
+    static let marker = "PCMD_BENCH_PRELOADED"
+
+    static func ensureMallocCounting() {
+        guard !MallocCounter.works(), getenv(marker) == nil else { return }
+        var path = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        guard length > 0 else { return }
+        let executable = String(decoding: path[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let library = directory + "/libMallocInterposerSwift.so"
+        guard access(library, R_OK) == 0 else { return }
+        setenv("LD_PRELOAD", library, 1)
+        setenv(marker, "1", 1)
+        var arguments: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
+        arguments.append(nil)
+        execv(executable, arguments)
+        // execv only returns on failure; carry on without counting.
     }
 }
