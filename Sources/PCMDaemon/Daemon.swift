@@ -5,6 +5,7 @@ import ALSA
 import Logging
 import PCMBufferCore
 import ServiceLifecycle
+import SystemPackage
 import UnixSignals
 
 /// The pcmd daemon: one run from start to graceful stop.
@@ -28,6 +29,9 @@ public struct Daemon: Sendable {
         logger.notice("pcmd starting", metadata: [
             "version": "\(PCMDaemonVersion.string)", "alsa-lib": "\(ALSALibrary.version)", "mode": "\(config.mode.rawValue)",
         ])
+        // systemd socket activation (pcmd.socket): take the inherited listener first, which also
+        // clears LISTEN_FDS so that nothing this process starts mistakes the socket for its own.
+        let inheritedSocket = try SystemdSocketActivation.takeListeningSocket()
         let allocator = SubstreamAllocator()
         let playbackName = resolveDevice(config.device)
         let captureName = config.captureDevice ?? playbackName
@@ -88,16 +92,28 @@ public struct Daemon: Sendable {
         let engine = ServerEngine(playback: playbackProcessor, capture: captureProcessor, controls: controls,
                                   deviceName: playbackName, layout: layout, rate: config.rate,
                                   periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames)
-        if let server = try ClientService.makeServer(configuredPath: config.socketPath, engine: engine,
-                                                     maxStreams: config.maxStreams, logger: logger) {
+        var inheritedFD: Int32?
+        if let socket = consume inheritedSocket {
+            logger.info("serving the socket systemd passed", metadata: ["socket.path": "\(socket.boundPath() ?? "-")"])
+            inheritedFD = socket.take().rawValue
+        }
+        if let server = try ClientService.makeServer(configuredPath: config.socketPath, inheritedFD: inheritedFD,
+                                                     engine: engine, maxStreams: config.maxStreams, logger: logger) {
             configured.append(.init(service: ClientService(server: server)))
         }
+        // After the client service, so it is told first at shutdown: STOPPING=1 goes out as soon
+        // as the stop begins. WATCHDOG=1 only while every streaming audio thread completes periods.
+        let watchedControls = controls
+        configured.append(.init(service: SystemdWatchdogService(
+            timeout: try SystemdNotifier.watchdogTimeout(), logger: logger) { AudioThreadProgress.running(watchedControls) }))
         if let duration {
             configured.append(.init(service: StopAfter(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(
             services: configured, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
         defer { for stream in builtIns { stream.stop() } }
+        let status = "\(playbackName) \(config.format.name) \(config.rate) Hz \(config.channels) ch, \(config.mode.rawValue), period \(config.periodFrames)"
+        SystemdNotifier().notify([.ready, .status(status)], orWarn: logger)
         try await group.run()
         logger.notice("pcmd stopped", metadata: [
             "xruns": "\(controls.map { "\($0.stream)=\($0.xruns)" }.joined(separator: ","))",
@@ -151,7 +167,9 @@ struct ReopenOnHangup: Service {
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             logger.notice("SIGHUP: reopening devices")
+            SystemdNotifier().notify([.reloadingNow(), .status("reopening devices (SIGHUP)")], orWarn: logger)
             for action in reopen { action() }
+            SystemdNotifier().notify([.ready, .status("devices reopened")], orWarn: logger)
         }
     }
 }

@@ -110,7 +110,8 @@ struct Pcmd: AsyncParsableCommand {
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            // "<N>" priority prefixes when stderr is the journal (under systemd), timestamps otherwise.
+            var handler = JournalLogHandler(label: label)
             handler.logLevel = level
             return handler
         }

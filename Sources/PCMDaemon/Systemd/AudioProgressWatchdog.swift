@@ -75,3 +75,12 @@ public struct AudioProgressWatchdog: Sendable {
         return stalled.isEmpty ? .progressing : .stalled(stalled)
     }
 }
+
+extension AudioThreadProgress {
+    /// The progress of the audio threads that are streaming now, one per device stream, named
+    /// like `"hw:0,0 playback"`. A stream whose device is gone and being retried has no running
+    /// thread to watch, so it is left out (its absence is not a stall).
+    public static func running(_ controls: [DeviceControl]) -> [AudioThreadProgress] {
+        controls.filter(\.isRunning).map { AudioThreadProgress(name: "\($0.deviceName) \($0.stream)", periods: $0.periods) }
+    }
+}

@@ -2,6 +2,7 @@
 // sd_notify(3). Outside systemd (no NOTIFY_SOCKET) every call is a cheap no-op, so the daemon calls
 // it unconditionally.
 import CSystemd
+import Logging
 import SystemPackage
 
 #if canImport(Glibc)
@@ -64,6 +65,22 @@ extension SystemdNotifying {
     @discardableResult
     public func extendTimeout(by duration: Duration) throws(SystemdNotifyError) -> Bool {
         try notify([.extendTimeout(microseconds: duration.wholeMicroseconds)])
+    }
+}
+
+extension SystemdNotifying {
+    /// Sends `notifications` as one message; a failure is logged as a warning, not thrown.
+    ///
+    /// For the daemon's call sites: losing contact with systemd must not stop the sound server
+    /// (if the pings stop arriving, systemd itself restarts it).
+    public func notify(_ notifications: [SystemdNotification], orWarn logger: Logger) {
+        do {
+            try notify(notifications)
+        } catch {
+            logger.warning("could not notify systemd", metadata: [
+                "systemd.message": "\(notifications.map(\.assignment).joined(separator: " "))", "error": "\(error)",
+            ])
+        }
     }
 }
 
