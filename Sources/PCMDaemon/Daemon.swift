@@ -104,15 +104,17 @@ public struct Daemon: Sendable {
         // After the client service, so it is told first at shutdown: STOPPING=1 goes out as soon
         // as the stop begins. WATCHDOG=1 only while every streaming audio thread completes periods.
         let watchedControls = controls
+        let status = "\(playbackName) \(config.format.name) \(config.rate) Hz \(config.channels) ch, \(config.mode.rawValue), period \(config.periodFrames)"
         configured.append(.init(service: SystemdWatchdogService(
-            timeout: try SystemdNotifier.watchdogTimeout(), logger: logger) { AudioThreadProgress.running(watchedControls) }))
+            timeout: try SystemdNotifier.watchdogTimeout(), logger: logger,
+            status: { status + "; " + watchedControls.map(\.systemdStatus).joined(separator: "; ") }
+        ) { AudioThreadProgress.running(watchedControls) }))
         if let duration {
             configured.append(.init(service: StopAfter(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(
             services: configured, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger))
         defer { for stream in builtIns { stream.stop() } }
-        let status = "\(playbackName) \(config.format.name) \(config.rate) Hz \(config.channels) ch, \(config.mode.rawValue), period \(config.periodFrames)"
         SystemdNotifier().notify([.ready, .status(status)], orWarn: logger)
         try await group.run()
         logger.notice("pcmd stopped", metadata: [

@@ -1,7 +1,7 @@
 // pcmd itself under systemd's protocols, end to end: started by systemd-socket-activate (as
 // pcmd.socket would start it), it serves the inherited socket to a real client, reports READY=1
-// with a STATUS= line, pings the watchdog while its audio thread streams, and says STOPPING=1
-// when SIGTERM stops it.
+// with a STATUS= line and keeps that line current, pings the watchdog while its audio thread
+// streams, and says STOPPING=1 when SIGTERM stops it.
 import PCMClient
 import PCMProtocol
 import Testing
@@ -54,6 +54,8 @@ struct SystemdDaemonActivationTests {
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(messages.first == "READY=1\nSTATUS=null s16 48000 Hz 2 ch, playback, period 256", "\(messages)")
         #expect(messages.last == "STOPPING=1", "\(messages)")
+        // The status line follows the audio thread: its state and its xruns.
+        #expect(messages.contains("STATUS=null s16 48000 Hz 2 ch, playback, period 256; playback streaming, 0 xruns"), "\(messages)")
         #expect(outcome.standardError.contains("serving the socket systemd passed socket.path=\(socketPath)"))
         // pcmd served the inherited socket: it never bound one of its own (no lock file beside it).
         #expect(access(socketPath + ".lock", F_OK) != 0)

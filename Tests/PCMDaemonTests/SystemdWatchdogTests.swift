@@ -221,6 +221,76 @@ struct SystemdWatchdogServiceTests {
         #expect(progress.looks.load(ordering: .relaxed) >= 3)
     }
 
+    @Test("the status line is sent at each look, but only when it changed")
+    func statusOnChange() async throws {
+        let notifier = RecordingNotifier()
+        let progress = ManualProgress()
+        let xruns = Atomic<Int>(0)
+        let service = SystemdWatchdogService(
+            notifier: notifier, timeout: .milliseconds(20), logger: logger,
+            status: { "hw:0,0 s16 48000 Hz; \(xruns.load(ordering: .relaxed)) xruns" }
+        ) { progress.sample() }
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await service.run() }
+                try await progress.waitForLooks(4)
+                xruns.store(1, ordering: .relaxed)
+                try await progress.waitForLooks(4)
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        let statuses = notifier.messages.flatMap { $0 }.compactMap { notification -> String? in
+            if case .status(let text) = notification { return text }
+            return nil
+        }
+        #expect(statuses == ["hw:0,0 s16 48000 Hz; 0 xruns", "hw:0,0 s16 48000 Hz; 1 xruns"])
+        #expect(notifier.count(of: .watchdog) >= 6)
+    }
+
+    @Test("without a watchdog the status line still follows changes, and no ping is sent")
+    func statusWithoutWatchdog() async throws {
+        let notifier = RecordingNotifier()
+        let asked = Atomic<Int>(0)
+        let service = SystemdWatchdogService(
+            notifier: notifier, timeout: nil, logger: logger,
+            status: { "streams: \(asked.add(1, ordering: .relaxed).newValue >= 3 ? 1 : 0)" },
+            statusInterval: .milliseconds(10)
+        ) { [] }
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await service.run() }
+                for _ in 0..<2_000 where asked.load(ordering: .relaxed) < 5 {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        #expect(notifier.messages.dropLast() == [[.status("streams: 0")], [.status("streams: 1")]])
+        #expect(notifier.messages.last == [.stopping])
+        #expect(notifier.count(of: .watchdog) == 0)
+    }
+
+    @Test("a status line that cannot be sent is dropped; the pings go on")
+    func unsendableStatus() async throws {
+        let notifier = RecordingNotifier()
+        let progress = ManualProgress()
+        let service = SystemdWatchdogService(
+            notifier: notifier, timeout: .milliseconds(20), logger: logger, status: { "two\nlines" }
+        ) { progress.sample() }
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await service.run() }
+                try await progress.waitForLooks(4)
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        #expect(notifier.count(of: .watchdog) >= 3)
+        #expect(!notifier.messages.flatMap { $0 }.contains { if case .status = $0 { true } else { false } })
+    }
+
     @Test("it names its timeout in the service group's log")
     func description() {
         let service = SystemdWatchdogService(notifier: RecordingNotifier(), timeout: .seconds(10), logger: logger) { [] }

@@ -84,3 +84,10 @@ extension AudioThreadProgress {
         controls.filter(\.isRunning).map { AudioThreadProgress(name: "\($0.deviceName) \($0.stream)", periods: $0.periods) }
     }
 }
+
+extension DeviceControl {
+    /// This device stream's part of the `STATUS=` line: `"playback streaming, 0 xruns"`.
+    public var systemdStatus: String {
+        "\(stream) \(isRunning ? "streaming" : "waiting for the device"), \(xruns) xruns"
+    }
+}

@@ -1,20 +1,25 @@
 // The systemd side of pcmd's lifetime as a swift-service-lifecycle Service: every half
 // WatchdogSec= it looks at the audio threads' period counters and sends WATCHDOG=1 only when all of
-// them moved; when graceful shutdown reaches it, it sends STOPPING=1.
+// them moved; it keeps the STATUS= line of `systemctl status` current; when graceful shutdown
+// reaches it, it sends STOPPING=1.
 import Logging
 import ServiceLifecycle
 
-/// Pings systemd's watchdog while the audio threads make progress, and announces shutdown.
+/// Pings systemd's watchdog while the audio threads make progress, keeps `STATUS=` current, and
+/// announces shutdown.
 ///
 /// Add it to the daemon's `ServiceGroup` **last**: the group shuts services down in reverse order,
 /// so this one is told first and `STOPPING=1` goes out as shutdown begins, before the devices
-/// drain. Without a watchdog (`WatchdogSec=` unset, or outside systemd) it only waits for shutdown.
+/// drain. Without a watchdog (`WatchdogSec=` unset, or outside systemd) and without a status line
+/// it only waits for shutdown.
 ///
 /// A stall is logged once when it begins and once when progress resumes, not at every look.
 public struct SystemdWatchdogService: Service, CustomStringConvertible {
     private let notifier: any SystemdNotifying
     private let timeout: Duration?
     private let progress: @Sendable () -> [AudioThreadProgress]
+    private let status: (@Sendable () -> String)?
+    private let statusInterval: Duration
     private let logger: Logger
 
     /// - Parameters:
@@ -22,17 +27,25 @@ public struct SystemdWatchdogService: Service, CustomStringConvertible {
     ///   - timeout: systemd's `WatchdogSec=` (``SystemdNotifier/watchdogTimeout()``); nil turns the
     ///     pings off. The service looks at the audio threads every half of it.
     ///   - logger: receives stall and resume messages.
+    ///   - status: the current one-line state for `systemctl status` (device, format, streams,
+    ///     xruns), or nil for none. Asked at every look, or every `statusInterval` without a
+    ///     watchdog; sent only when it changed.
+    ///   - statusInterval: how often the status is asked when there is no watchdog to set the pace.
     ///   - progress: the running audio threads' period counters, sampled without blocking them
     ///     (atomic loads). Called from the service's task, never from an audio thread.
     public init(
         notifier: any SystemdNotifying = SystemdNotifier(),
         timeout: Duration?,
         logger: Logger,
+        status: (@Sendable () -> String)? = nil,
+        statusInterval: Duration = .seconds(5),
         progress: @escaping @Sendable () -> [AudioThreadProgress]
     ) {
         self.notifier = notifier
         self.timeout = timeout
         self.logger = logger
+        self.status = status
+        self.statusInterval = statusInterval
         self.progress = progress
     }
 
@@ -52,39 +65,41 @@ public struct SystemdWatchdogService: Service, CustomStringConvertible {
     /// Failures to notify are logged, not thrown: losing contact with systemd must not stop the
     /// sound server (systemd itself restarts it if the pings stop arriving).
     public func run() async {
-        if let interval = checkInterval, interval > .zero {
-            logger.debug("systemd watchdog on", metadata: ["interval": "\(interval)"])
-            await cancelWhenGracefulShutdown { [self] in await pingWhileProgressing(every: interval) }
+        let watchdogInterval = checkInterval.flatMap { $0 > .zero ? $0 : nil }
+        if let interval = watchdogInterval ?? (status != nil && statusInterval > .zero ? statusInterval : nil) {
+            if let watchdogInterval { logger.debug("systemd watchdog on", metadata: ["interval": "\(watchdogInterval)"]) }
+            await cancelWhenGracefulShutdown { [self] in await look(every: interval, watchdog: watchdogInterval != nil) }
         } else {
             // Only CancellationError can end the wait early; both endings mean "stop now".
             try? await gracefulShutdown()
         }
-        do {
-            try notifier.stopping()
-        } catch {
-            logger.warning("could not tell systemd that pcmd is stopping: \(error)")
-        }
+        notifier.notify([.stopping], orWarn: logger)
     }
 
-    /// The watchdog loop; returns when the task is cancelled (graceful shutdown cancels it).
-    private func pingWhileProgressing(every interval: Duration) async {
+    /// The loop: pings while progressing (when `watchdog`), refreshes the status line; returns
+    /// when the task is cancelled (graceful shutdown cancels it).
+    private func look(every interval: Duration, watchdog pinging: Bool) async {
         var watchdog = AudioProgressWatchdog()
         var lastVerdict = AudioProgressVerdict.progressing
+        var lastStatus: String?
         while true {
             do {
                 try await Task.sleep(for: interval)
             } catch {
                 return  // cancelled: graceful shutdown or the group stopping
             }
+            if let status {
+                let text = status()
+                if text != lastStatus {
+                    notifier.notify([.status(text)], orWarn: logger)
+                    lastStatus = text
+                }
+            }
+            guard pinging else { continue }
             let verdict = watchdog.check(progress())
             report(verdict, after: lastVerdict, interval: interval)
             lastVerdict = verdict
-            guard verdict.isAlive else { continue }
-            do {
-                try notifier.watchdog()
-            } catch {
-                logger.warning("could not send WATCHDOG=1 to systemd: \(error)")
-            }
+            if verdict.isAlive { notifier.notify([.watchdog], orWarn: logger) }
         }
     }
 
