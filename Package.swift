@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "pcmd-bench",
             dependencies: [
-                "PCMBufferCore", "PCMDSP", "ALSA",
+                "PCMBufferCore", "PCMDSP", "ALSA", "PCMDaemon",
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -4,6 +4,6 @@
 
 enum BenchmarkRegistry {
     static var all: [Benchmark] {
-        core + alsa + dsp
+        core + alsa + dsp + daemon
     }
 }
