@@ -51,7 +51,7 @@ def test_aloop_capture_bit_exact(t):
     played = hwlib.write_wav(t.tmp / "played.wav", hwlib.pad(signal, after_seconds=0.3))
     captured_path = t.dir / "captured.wav"
     pcmd = hwlib.start(_pcmd(t, "--device", card.hw(1, 0), "--mode", "capture",
-                             "--sink", f"file:{captured_path}", "--period", "512", "--duration", "4"))
+                             "--sink", f"file:{captured_path}", "--period", "1024", "--periods", "4", "--duration", "4"))
     # snd-aloop does not wait for its capture end: play only once pcmd records.
     hwlib.wait_for_state(card, 1, "c", 0, "RUNNING")
     hwlib.run(["aplay", "-q", "-M", "-D", card.hw(0, 0), str(played)], timeout=60)
