@@ -43,7 +43,10 @@ public struct Daemon: Sendable {
         var captureProcessor: CaptureProcessor?
 
         let layout = config.layout
-        let clientFrames = max(8192, 4 * config.requestedBufferFrames)
+        // Each client slot holds up to a second of audio (or four device buffers), within what
+        // the clients' virtual card may preallocate for all its slots.
+        let perSlotCap = SubstreamAllocator.defaultCardLimit.value / (config.maxStreams + 1) / layout.bytesPerFrame
+        let clientFrames = min(max(config.rate, 4 * config.requestedBufferFrames), perSlotCap)
         if config.mode.playsBack {
             let substream = try register(allocator: allocator, card: 0, direction: .playback)
             let control = try DeviceControl(stream: .playback, deviceName: playbackName)
@@ -51,7 +54,7 @@ public struct Daemon: Sendable {
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
             let processor = PlaybackProcessor(slots: slots, control: control)
             playbackProcessor = processor
-            if let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate, periodFrames: config.periodFrames) {
+            if let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate, deviceBufferFrames: config.requestedBufferFrames) {
                 builtIns.append(source)
                 logger.info("built-in source playing", metadata: ["source": "\(config.source)"])
             }
@@ -71,7 +74,7 @@ public struct Daemon: Sendable {
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
             let processor = CaptureProcessor(slots: slots, control: control)
             captureProcessor = processor
-            if let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate, periodFrames: config.periodFrames) {
+            if let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate, deviceBufferFrames: config.requestedBufferFrames) {
                 builtIns.append(sink)
                 logger.info("built-in sink recording", metadata: ["sink": "\(config.sink)"])
             }

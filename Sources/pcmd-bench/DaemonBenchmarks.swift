@@ -14,75 +14,82 @@ extension BenchmarkRegistry {
         Benchmark(name: "daemon/capture-period-8-clients") { try daemonCapture($0, clients: 8) },
     ]
 
-    private static let period = 128
-    private static let layout = FrameLayout(format: .s16, channels: 2)
+    private static let daemonPeriod = 128
+    private static let daemonLayout = FrameLayout(format: .s16, channels: 2)
 
-    /// A null PCM set up like a daemon device, and a processor that has seen it open.
-    private static func device(_ direction: PCM.Direction) throws -> (PCM, HardwareConfiguration, RuntimeBuffer, SubstreamAllocator) {
+    /// A null PCM set up like a daemon device, with its substream's staging buffer.
+    private struct BenchDevice: ~Copyable {
+        var pcm: PCM
+        let hardware: HardwareConfiguration
+        let staging: RuntimeBuffer
+        let allocator: SubstreamAllocator
+    }
+
+    private static func device(_ direction: PCM.Direction) throws -> BenchDevice {
         var pcm = try PCM(device: "null", direction: direction)
         let hardware = try pcm.configureHardware(HardwareRequest(
-            format: .s16, channels: 2, rate: 48_000, maxBufferFrames: 512, bufferFrames: 512, periodFrames: FrameCount(period)))
+            format: .s16, channels: 2, rate: 48_000, maxBufferFrames: 512, bufferFrames: 512, periodFrames: FrameCount(daemonPeriod)))
         try pcm.configureSoftware()
         let allocator = SubstreamAllocator()
         try allocator.addPCM(card: 0, device: 0, playbackSubstreams: 1, captureSubstreams: 1)
         let substream = SubstreamID(card: 0, device: 0, direction: direction == .playback ? .playback : .capture, subdevice: 0)
         _ = try allocator.preallocate(substream: substream, type: .continuous, size: 65536, max: 65536)
         try allocator.open(substream: substream)
-        _ = try allocator.allocate(substream: substream, bytes: layout.bytes(for: hardware.bufferFrames))
+        _ = try allocator.allocate(substream: substream, bytes: daemonLayout.bytes(for: hardware.bufferFrames))
         guard let staging = try allocator.runtimeBuffer(substream: substream) else { throw BenchmarkFailure("no staging buffer") }
         try pcm.start()
-        return (pcm, hardware, staging, allocator)
+        return BenchDevice(pcm: pcm, hardware: hardware, staging: staging, allocator: allocator)
     }
 
     static func daemonPlayback(_ context: BenchmarkContext, clients: Int) throws -> [Measurement] {
-        let (pcm, hardware, staging, allocator) = try device(.playback)
+        let bench = try device(.playback)
+        let (hardware, staging, allocator) = (bench.hardware, bench.staging, bench.allocator)
         let control = try DeviceControl(stream: .playback, deviceName: "null")
-        let slots = try SlotTable(allocator: allocator, card: 100, direction: .playback, count: clients, layout: layout, maximumFrames: 4096)
+        let slots = try SlotTable(allocator: allocator, card: 100, direction: .playback, count: clients, layout: daemonLayout, maximumFrames: 4096)
         let processor = PlaybackProcessor(slots: slots, control: control)
         processor.deviceOpened(hardware, staging: staging)
-        let claimed = try (0..<clients).map { _ in try slots.claim(bufferFrames: 1024, periodFrames: period) }
-        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: period * layout.bytesPerFrame, alignment: 16)
+        let claimed = try (0..<clients).map { _ in try slots.claim(bufferFrames: 1024, periodFrames: daemonPeriod) }
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: daemonPeriod * daemonLayout.bytesPerFrame, alignment: 16)
         defer { source.deallocate() }
         for (index, byte) in source.enumerated() { _ = byte; source[index] = UInt8(truncatingIfNeeded: index &* 31) }
         var failed = false
-        let cycle = {
-            // The socket side's part: each client's period arrives in its ring.
+        return try report(context, label: "\(clients) client\(clients == 1 ? "" : "s") mixed", cycle: {
+            // The socket side's part: each client's daemonPeriod arrives in its ring.
             for slot in claimed { _ = slot.attachedRing?.write(UnsafeRawBufferPointer(source)) }
-            guard case .ok = pcm.availUpdate() else { failed = true; return }
-            let result = pcm.mmapTransfer(maxFrames: FrameCount(period)) { region in
+            guard case .ok = bench.pcm.availUpdate() else { failed = true; return }
+            let result = bench.pcm.mmapTransfer(maxFrames: FrameCount(daemonPeriod)) { region in
                 processor.process(region)
                 return region.frames
             }
             if case .interrupted = result { failed = true }
-        }
-        return try report(context, label: "\(clients) client\(clients == 1 ? "" : "s") mixed", cycle: cycle) {
-            if failed { throw BenchmarkFailure("the null device interrupted the period") }
+        }) {
+            if failed { throw BenchmarkFailure("the null device interrupted the daemonPeriod") }
             if claimed.contains(where: { $0.underruns > 0 }) { throw BenchmarkFailure("a client underran") }
         }
     }
 
     static func daemonCapture(_ context: BenchmarkContext, clients: Int) throws -> [Measurement] {
-        let (pcm, hardware, staging, allocator) = try device(.capture)
+        let bench = try device(.capture)
+        let (hardware, staging, allocator) = (bench.hardware, bench.staging, bench.allocator)
         let control = try DeviceControl(stream: .capture, deviceName: "null")
-        let slots = try SlotTable(allocator: allocator, card: 101, direction: .capture, count: clients, layout: layout, maximumFrames: 4096)
+        let slots = try SlotTable(allocator: allocator, card: 101, direction: .capture, count: clients, layout: daemonLayout, maximumFrames: 4096)
         let processor = CaptureProcessor(slots: slots, control: control)
         processor.deviceOpened(hardware, staging: staging)
-        let claimed = try (0..<clients).map { _ in try slots.claim(bufferFrames: 1024, periodFrames: period) }
-        let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: period * layout.bytesPerFrame, alignment: 16)
+        let claimed = try (0..<clients).map { _ in try slots.claim(bufferFrames: 1024, periodFrames: daemonPeriod) }
+        let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: daemonPeriod * daemonLayout.bytesPerFrame, alignment: 16)
         defer { sink.deallocate() }
         var failed = false
-        let cycle = {
-            guard case .ok = pcm.availUpdate() else { failed = true; return }
-            let result = pcm.mmapTransfer(maxFrames: FrameCount(period)) { region in
+        return try report(context, label: "\(clients) clients fanned out", cycle: {
+            guard case .ok = bench.pcm.availUpdate() else { failed = true; return }
+            let result = bench.pcm.mmapTransfer(maxFrames: FrameCount(daemonPeriod)) { region in
                 processor.process(region)
                 return region.frames
             }
             if case .interrupted = result { failed = true }
             // The socket side's part: each client reads its copy.
             for slot in claimed { _ = slot.attachedRing?.read(into: sink) }
-        }
-        return try report(context, label: "\(clients) clients fanned out", cycle: cycle) {
-            if failed { throw BenchmarkFailure("the null device interrupted the period") }
+        }) {
+            if failed { throw BenchmarkFailure("the null device interrupted the daemonPeriod") }
             if claimed.contains(where: { $0.overruns > 0 }) { throw BenchmarkFailure("a client overran") }
         }
     }
@@ -92,11 +99,11 @@ extension BenchmarkRegistry {
         let time = context.nanosecondsPerIteration(iterations, cycle)
         let mallocs = context.mallocsPerIteration(iterations, cycle)
         try verify()
-        let periodsPerSecond = 48_000.0 / Double(period)
+        let periodsPerSecond = 48_000.0 / Double(daemonPeriod)
         return [
-            Measurement(metric: "\(label), 128-frame period", value: time, unit: "ns/period"),
+            Measurement(metric: "\(label), 128-frame daemonPeriod", value: time, unit: "ns/daemonPeriod"),
             Measurement(metric: "\(label), per second of 48 kHz audio", value: time * periodsPerSecond / 1_000_000, unit: "ms CPU/s"),
-            Measurement(metric: "\(label), 128-frame period", value: mallocs ?? .nan, unit: "mallocs/period"),
+            Measurement(metric: "\(label), 128-frame daemonPeriod", value: mallocs ?? .nan, unit: "mallocs/daemonPeriod"),
         ]
     }
 }

@@ -19,15 +19,16 @@ public final class BuiltInStream: Sendable {
 
     /// Starts the built-in source `source` into a slot of `table` (the playback slots).
     /// Files are opened here, so a missing or unsuitable file is reported at startup.
-    public static func source(_ source: BuiltInSource, table: SlotTable, rate: Int, periodFrames: Int) throws(DaemonError) -> BuiltInStream? {
+    public static func source(_ source: BuiltInSource, table: SlotTable, rate: Int, deviceBufferFrames: Int) throws(DaemonError) -> BuiltInStream? {
         let layout = table.layout
-        let ringFrames = min(table.maximumFrames, max(4 * periodFrames, rate / 10))
+        let ringFrames = ringSize(table: table, rate: rate, deviceBufferFrames: deviceBufferFrames)
+        let periodFrames = deviceBufferFrames
         switch source {
         case .silence:
             return nil
         case .sine(let frequency, let amplitude):
             let generator = SineGenerator(frequency: frequency, amplitude: amplitude, rate: rate, layout: layout, chunkFrames: ringFrames)
-            return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: periodFrames, name: "pcmd-sine") { ring in
+            return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: periodFrames, rate: rate, name: "pcmd-sine") { ring in
                 let region = ring.writableRegion()
                 guard region.frames.value > 0 else { return 0 }
                 generator.render(into: region.bytes, frames: region.frames.value)
@@ -46,7 +47,7 @@ public final class BuiltInStream: Sendable {
                     + "\(rate) Hz × \(layout.channels): convert it (e.g. sox) or use pcmplay, which converts")
             }
             let box = ReaderBox(reader)
-            return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: periodFrames, name: "pcmd-file") { ring in
+            return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: periodFrames, rate: rate, name: "pcmd-file") { ring in
                 let region = ring.writableRegion()
                 guard region.frames.value > 0 else { return 0 }
                 let got = box.read(into: region.bytes, format: layout.format, loop: loop)
@@ -57,7 +58,7 @@ public final class BuiltInStream: Sendable {
     }
 
     /// Starts the built-in sink `sink` on a slot of `table` (the capture slots).
-    public static func sink(_ sink: BuiltInSink, table: SlotTable, rate: Int, periodFrames: Int) throws(DaemonError) -> BuiltInStream? {
+    public static func sink(_ sink: BuiltInSink, table: SlotTable, rate: Int, deviceBufferFrames: Int) throws(DaemonError) -> BuiltInStream? {
         guard case .file(let path) = sink else { return nil }
         let layout = table.layout
         let writer: AudioFileWriter
@@ -67,8 +68,8 @@ public final class BuiltInStream: Sendable {
             throw .file(path: path, reason: error.description)
         }
         let box = WriterBox(writer)
-        let ringFrames = min(table.maximumFrames, max(8 * periodFrames, rate / 5))
-        return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: periodFrames, name: "pcmd-sink", finish: { box.close() }) { ring in
+        let ringFrames = ringSize(table: table, rate: rate, deviceBufferFrames: deviceBufferFrames)
+        return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: deviceBufferFrames, rate: rate, name: "pcmd-sink", finish: { box.close() }) { ring in
             let region = ring.readableRegion()
             guard region.frames.value > 0 else { return 0 }
             guard box.write(UnsafeRawBufferPointer(region.bytes), format: layout.format) else { return -1 }
@@ -77,9 +78,15 @@ public final class BuiltInStream: Sendable {
         }
     }
 
+    /// The helper thread is an ordinary thread that may be descheduled for a while: its ring
+    /// holds half a second, and always several device buffers, so it never runs dry first.
+    private static func ringSize(table: SlotTable, rate: Int, deviceBufferFrames: Int) -> Int {
+        min(table.maximumFrames, max(rate / 2, 4 * deviceBufferFrames))
+    }
+
     /// `step` moves what it can through the ring and returns the frames moved, 0 when the ring
     /// has no room (or data), or -1 when the stream has ended.
-    private init(table: SlotTable, ringFrames: Int, periodFrames: Int, name: String,
+    private init(table: SlotTable, ringFrames: Int, periodFrames: Int, rate: Int, name: String,
                  finish: @escaping @Sendable () -> Void = {}, step: @escaping @Sendable (RingBuffer) -> Int) throws(DaemonError) {
         let slot: StreamSlot
         do {
@@ -93,7 +100,7 @@ public final class BuiltInStream: Sendable {
         var moved = step(ring)
         while moved > 0 { moved = step(ring) }
         // Poll a few times per ring: often enough to stay ahead, rarely enough to cost nothing.
-        let sleepMicroseconds = UInt32(max(1000, min(20_000, ringFrames * 250_000 / max(1, table.layout.channels * 48_000))))
+        let sleepMicroseconds = UInt32(max(1000, min(20_000, ringFrames * 250_000 / rate)))
         let context = StreamContext(step: step, finish: finish, ring: ring, slot: slot, sleep: sleepMicroseconds)
         let owner = flags
         thread = try RealtimeThread(name: name, realtimePriority: 0) {

@@ -54,39 +54,72 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         defer { slots.insidePeriod.store(false, ordering: .sequentiallyConsistent) }
         let frames = region.frames
         let now = MonotonicClock.nanoseconds()
-        mixer!.begin(frames: frames)
-        mixer!.master = masterVolume
+        let master = masterVolume
+        // One stream at full volume (the common case: one player) is a plain copy; silence is a
+        // fill. Only a real mix of several streams, or a volume, goes through the mixer.
+        var contributing = 0
+        var only: StreamSlot?
         for slot in slots.slots {
-            guard let (ring, state) = slot.ringForPeriod(), state != .paused else { continue }
-            let take = min(ring.readableFrames, frames)
-            var taken = FrameCount.zero
-            let region = ring.readableRegion(maxFrames: take)
-            if region.frames == take {
-                // The usual case: mix straight out of the ring, no copy.
-                mixer!.add(UnsafeRawBufferPointer(region.bytes), frames: take, volume: slot.volume)
-                try? ring.commitRead(take)  // cannot fail: the region came from the ring
-                taken = take
-            } else if let scratch = wrapScratch {
-                // The stream's frames wrap around the end of its ring: gather them first.
-                let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[..<(take.value * slots.layout.bytesPerFrame)])
-                taken = ring.read(into: bytes)
-                mixer!.add(UnsafeRawBufferPointer(bytes), frames: taken, volume: slot.volume)
-            }
-            slot.record(moved: taken.value, at: now)
-            if taken < frames {
-                if state == .draining {
-                    slot.markDrained()
-                } else if state == .active {
-                    let count = slot.underrunCount.add(1, ordering: .relaxed).newValue
-                    events.report(.clientUnderrun, value: Int64(slot.index), position: Int64(count))
-                }
-            }
+            guard let (_, state) = slot.ringForPeriod(), state == .active || state == .draining else { continue }
+            contributing += 1
+            only = slot
         }
-        if let staging = nonInterleavedStaging {
-            mixer!.finish(into: staging)
-            scatter(from: UnsafeRawBufferPointer(staging), into: region)
+        let destination = nonInterleavedStaging.map { UnsafeMutableRawBufferPointer(rebasing: $0[..<(frames.value * slots.layout.bytesPerFrame)]) }
+            ?? region.interleavedBytes
+        if contributing == 1, let only, only.volume == .unity, master == .unity {
+            copy(only, frames: frames, into: destination, at: now)
+        } else if contributing == 0 {
+            destination.initializeMemory(as: UInt8.self, repeating: 0)
         } else {
-            mixer!.finish(into: region.interleavedBytes)
+            mixer!.begin(frames: frames)
+            mixer!.master = master
+            for slot in slots.slots { mix(slot, frames: frames, at: now) }
+            mixer!.finish(into: destination)
+        }
+        if nonInterleavedStaging != nil { scatter(from: UnsafeRawBufferPointer(destination), into: region) }
+    }
+
+    /// Copies one stream's frames into the device buffer, silence after a short ring.
+    private func copy(_ slot: StreamSlot, frames: FrameCount, into destination: UnsafeMutableRawBufferPointer, at now: UInt64) {
+        guard let (ring, state) = slot.ringForPeriod() else { return }
+        let bytesPerFrame = slots.layout.bytesPerFrame
+        let wanted = UnsafeMutableRawBufferPointer(rebasing: destination[..<(min(ring.readableFrames, frames).value * bytesPerFrame)])
+        let taken = ring.read(into: wanted)
+        if taken < frames {
+            UnsafeMutableRawBufferPointer(rebasing: destination[(taken.value * bytesPerFrame)..<(frames.value * bytesPerFrame)])
+                .initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        account(slot, state: state, taken: taken, frames: frames, at: now)
+    }
+
+    /// Adds one stream's frames to the mix, straight from its ring unless they wrap.
+    private func mix(_ slot: StreamSlot, frames: FrameCount, at now: UInt64) {
+        guard let (ring, state) = slot.ringForPeriod(), state == .active || state == .draining else { return }
+        let take = min(ring.readableFrames, frames)
+        var taken = FrameCount.zero
+        let available = ring.readableRegion(maxFrames: take)
+        if available.frames == take {
+            mixer!.add(UnsafeRawBufferPointer(available.bytes), frames: take, volume: slot.volume)
+            try? ring.commitRead(take)  // cannot fail: the region came from the ring
+            taken = take
+        } else if let scratch = wrapScratch {
+            // The stream's frames wrap around the end of its ring: gather them first.
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[..<(take.value * slots.layout.bytesPerFrame)])
+            taken = ring.read(into: bytes)
+            mixer!.add(UnsafeRawBufferPointer(bytes), frames: taken, volume: slot.volume)
+        }
+        account(slot, state: state, taken: taken, frames: frames, at: now)
+    }
+
+    /// Position, and an underrun when an active stream was short (a draining one is done).
+    private func account(_ slot: StreamSlot, state: SlotState, taken: FrameCount, frames: FrameCount, at now: UInt64) {
+        slot.record(moved: taken.value, at: now)
+        guard taken < frames else { return }
+        if state == .draining {
+            slot.markDrained()
+        } else {
+            let count = slot.underrunCount.add(1, ordering: .relaxed).newValue
+            events.report(.clientUnderrun, value: Int64(slot.index), position: Int64(count))
         }
     }
 
