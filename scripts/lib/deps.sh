@@ -54,21 +54,26 @@ PCMD_VNG_VERSION=1.42
 require_vng() {
     local venv="${PCMD_HWTEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pcmd/virtme-ng-$PCMD_VNG_VERSION}"
     PCMD_VNG="$venv/bin/vng"
-    if [ -x "$PCMD_VNG" ] && "$PCMD_VNG" --version 2>/dev/null | grep -qF "$PCMD_VNG_VERSION"; then
-        return 0
-    fi
-    echo "pcmd: installing virtme-ng $PCMD_VNG_VERSION from PyPI into $venv" >&2
-    rm -rf "$venv"
-    /usr/bin/python3 -m venv "$venv" >&2 || {
-        echo "pcmd: could not create a Python venv at $venv (needs Debian's python3-venv)" >&2
-        return 1
-    }
-    "$venv/bin/pip" install -q --disable-pip-version-check "virtme-ng==$PCMD_VNG_VERSION" >&2 || {
-        echo "pcmd: could not install virtme-ng $PCMD_VNG_VERSION with pip (is PyPI reachable?)" >&2
-        return 1
-    }
-    "$PCMD_VNG" --version >/dev/null 2>&1 || {
-        echo "pcmd: $PCMD_VNG was installed but does not run" >&2
-        return 1
-    }
+    mkdir -p "$(dirname "$venv")"
+    # Serialised, so that two worktrees running the tier at once do not install over each other.
+    (
+        flock 9
+        if [ -x "$PCMD_VNG" ] && "$PCMD_VNG" --version 2>/dev/null | grep -qF "$PCMD_VNG_VERSION"; then
+            exit 0
+        fi
+        echo "pcmd: installing virtme-ng $PCMD_VNG_VERSION from PyPI into $venv" >&2
+        rm -rf "$venv"
+        /usr/bin/python3 -m venv "$venv" >&2 || {
+            echo "pcmd: could not create a Python venv at $venv (needs Debian's python3-venv)" >&2
+            exit 1
+        }
+        "$venv/bin/pip" install -q --disable-pip-version-check "virtme-ng==$PCMD_VNG_VERSION" >&2 || {
+            echo "pcmd: could not install virtme-ng $PCMD_VNG_VERSION with pip (is PyPI reachable?)" >&2
+            exit 1
+        }
+        "$PCMD_VNG" --version >/dev/null 2>&1 || {
+            echo "pcmd: $PCMD_VNG was installed but does not run" >&2
+            exit 1
+        }
+    ) 9>"$venv.lock"
 }
