@@ -13,10 +13,11 @@ SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 30
 PERIODS = [int(p) for p in sys.argv[3].split(",")] if len(sys.argv) > 3 else [512, 256, 128, 64]
 
 subprocess.run(["modprobe", "snd-dummy"], check=True)
-subprocess.run(["sox", "-n", "-r", "48000", "-c", "2", "-b", "16", "/tmp/sine.wav", "synth", str(SECONDS), "sine", "440"], check=True)
+subprocess.run(["sox", "-n", "-r", "48000", "-c", "2", "-b", "16", "/tmp/sine.wav", "synth", str(SECONDS + 2), "sine", "440", "vol", "0.5"], check=True)
 print(f"{'period':>7} {'pcmd xruns':>11} {'aplay xruns':>12}", flush=True)
 for period in PERIODS:
-    pcmd = subprocess.run([PCMD, "--device", "hw:Dummy,0", "--source", "sine", "--period", str(period), "--periods", "2",
+    # Both play the same file, so both do the same work per frame.
+    pcmd = subprocess.run([PCMD, "--device", "hw:Dummy,0", "--source", "file:/tmp/sine.wav", "--period", str(period), "--periods", "2",
                            "--duration", str(SECONDS)], capture_output=True, text=True)
     found = re.findall(r"pcm\.xruns=(\d+)\S* \[PCMDaemon\] audio thread stopped", pcmd.stderr)
     pcmd_xruns = found[-1] if found else f"? (exit {pcmd.returncode})"
