@@ -90,3 +90,18 @@ def test_stall_xrun_detected_and_recovered(t):
     hwlib.check(_xruns(result.stderr, "playback") >= 1, "the xrun was not counted")
     starts = result.stderr.count("device started")
     hwlib.check(starts >= 2, f"the stream was not restarted after the xrun ({starts} starts)")
+
+
+def test_device_that_appears_later_is_opened(t):
+    # The card is not there when pcmd starts (a USB interface not yet plugged in): pcmd waits for
+    # it in the background, then streams once the driver loads.
+    if "snd-dummy" in hwlib.loaded_modules():
+        hwlib.run(["modprobe", "-r", "snd-dummy"])
+    pcmd = hwlib.start(_pcmd(t, "--device", "hw:Dummy,0", "--source", "sine", "--period", "1024"))
+    time.sleep(2)
+    hwlib.check(pcmd.running(), "pcmd gave up on a card that is not there yet")
+    card = hwlib.load_driver("snd-dummy")
+    hwlib.wait_for_state(card, 0, "p", 0, "RUNNING", timeout=30)
+    result = pcmd.stop(signals.SIGTERM, check=True)
+    hwlib.check("device not available; retrying in the background" in result.stderr, "the missing card was not reported")
+    hwlib.check("device back" in result.stderr, f"the card's arrival was not reported:\n{result.stderr[-3000:]}")
