@@ -19,7 +19,8 @@ for period in PERIODS:
     # Both play the same file, so both do the same work per frame.
     pcmd = subprocess.run([PCMD, "--device", "hw:Dummy,0", "--source", "file:/tmp/sine.wav", "--period", str(period), "--periods", "2",
                            "--duration", str(SECONDS)], capture_output=True, text=True)
-    found = re.findall(r"pcm\.xruns=(\d+)\S* \[PCMDaemon\] audio thread stopped", pcmd.stderr)
+    found = [re.search(r"pcm\.xruns=(\d+)", line).group(1) for line in pcmd.stderr.splitlines()
+             if "audio thread stopped" in line and "pcm.xruns=" in line]
     pcmd_xruns = found[-1] if found else f"? (exit {pcmd.returncode})"
     aplay = subprocess.run(["aplay", "-M", "-D", "hw:Dummy,0", f"--period-size={period}", f"--buffer-size={2 * period}",
                             "/tmp/sine.wav"], capture_output=True, text=True)
