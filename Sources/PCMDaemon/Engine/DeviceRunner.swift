@@ -78,7 +78,8 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
             case .stop(let drain):
                 if drain, isPlayback, device.pcm.state == .running {
                     // Blocking drain: the buffer holds at most a few periods, so this is short.
-                    _ = try? device.pcm.setNonblocking(false)  // drain still ends, only busy-polls
+                    // If blocking mode cannot be set, drain returns -EAGAIN and the buffer is dropped instead.
+                    _ = try? device.pcm.setNonblocking(false)
                     if (try? device.pcm.drain()) != nil { control.report(.drained) }
                 }
                 _ = try? device.pcm.drop()  // the PCM is closed right after; a failed drop loses nothing
