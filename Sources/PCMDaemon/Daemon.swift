@@ -48,39 +48,34 @@ public struct Daemon: Sendable {
         let perSlotCap = SubstreamAllocator.defaultCardLimit.value / (config.maxStreams + 1) / layout.bytesPerFrame
         let clientFrames = min(max(config.rate, 4 * config.requestedBufferFrames), perSlotCap)
         if config.mode.playsBack {
-            let substream = try register(allocator: allocator, card: 0, direction: .playback)
-            let control = try DeviceControl(stream: .playback, deviceName: playbackName)
             let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase, direction: .playback,
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
+            let control = try DeviceControl(stream: .playback, deviceName: playbackName)
             let processor = PlaybackProcessor(slots: slots, control: control)
             playbackProcessor = processor
             if let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate, deviceBufferFrames: config.requestedBufferFrames) {
                 builtIns.append(source)
                 logger.info("built-in source playing", metadata: ["source": "\(config.source)"])
             }
-            let opener = DeviceOpener(deviceName: playbackName, direction: .playback, substream: substream,
-                                      allocator: allocator, configuration: config)
-            let service = try openService(opener: opener, control: control, processor: processor)
+            let service = try deviceService(name: playbackName, card: 0, direction: .playback, allocator: allocator,
+                                            control: control, processor: processor)
             services.append(service)
             controls.append(control)
             reopenables.append { service.reopen() }
         }
         if config.mode.captures {
-            let card = captureName == playbackName ? 0 : 1
-            if card == 1 { try registerPCM(allocator: allocator, card: 1) }
-            let substream = try register(allocator: allocator, card: card, direction: .capture)
-            let control = try DeviceControl(stream: .capture, deviceName: captureName)
             let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 1, direction: .capture,
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
+            let control = try DeviceControl(stream: .capture, deviceName: captureName)
             let processor = CaptureProcessor(slots: slots, control: control)
             captureProcessor = processor
             if let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate, deviceBufferFrames: config.requestedBufferFrames) {
                 builtIns.append(sink)
                 logger.info("built-in sink recording", metadata: ["sink": "\(config.sink)"])
             }
-            let opener = DeviceOpener(deviceName: captureName, direction: .capture, substream: substream,
-                                      allocator: allocator, configuration: config)
-            let service = try openService(opener: opener, control: control, processor: processor)
+            // The capture device is its own card in PCMBufferCore when it is not the playback one.
+            let service = try deviceService(name: captureName, card: captureName == playbackName ? 0 : 1, direction: .capture,
+                                            allocator: allocator, control: control, processor: processor)
             services.append(service)
             controls.append(control)
             reopenables.append { service.reopen() }
@@ -137,29 +132,29 @@ public struct Daemon: Sendable {
         return "null"
     }
 
-    private func registerPCM(allocator: SubstreamAllocator, card: Int) throws {
-        try allocator.addPCM(card: card, device: 0, playbackSubstreams: 1, captureSubstreams: 1)
-    }
-
-    /// Registers the device substream (once per card) and preallocates its buffer, which caps
-    /// the device buffer like the kernel's `prealloc`.
-    private func register(allocator: SubstreamAllocator, card: Int, direction: StreamDirection) throws -> SubstreamID {
-        if (try? allocator.substreams(card: card, device: 0)) == nil { try registerPCM(allocator: allocator, card: card) }
+    /// Registers the device substream with PCMBufferCore (its card on first use), preallocates
+    /// its buffer, which caps the device buffer like the kernel's `prealloc`, and opens the
+    /// device through a `DeviceService`.
+    private func deviceService<P: PeriodProcessor>(
+        name: String, card: Int, direction: StreamDirection, allocator: SubstreamAllocator,
+        control: DeviceControl, processor: P
+    ) throws -> DeviceService<P> {
+        if (try? allocator.substreams(card: card, device: 0)) == nil {
+            try allocator.addPCM(card: card, device: 0, playbackSubstreams: 1, captureSubstreams: 1)
+        }
         let substream = SubstreamID(card: card, device: 0, direction: direction, subdevice: 0)
         let bytes = ByteCount(configuration.preallocationBytes)
         _ = try allocator.preallocate(substream: substream, type: .continuous, size: bytes, max: bytes)
         // The substream stays open (it has a runtime) for the whole run; every (re)open of the
         // device allocates within it, keeping the buffer when it is already large enough.
         try allocator.open(substream: substream)
-        return substream
-    }
-
-    private func openService<P: PeriodProcessor>(opener: DeviceOpener, control: DeviceControl, processor: P) throws -> DeviceService<P> {
+        let opener = DeviceOpener(deviceName: name, direction: direction == .playback ? .playback : .capture,
+                                  substream: substream, allocator: allocator, configuration: configuration)
         do {
             return try DeviceService(opener: opener, control: control, processor: processor,
                                      realtimePriority: configuration.realtimePriority, logger: logger)
         } catch {
-            throw DaemonError.device(name: opener.deviceName, reason: error.description)
+            throw DaemonError.device(name: name, reason: error.description)
         }
     }
 }
