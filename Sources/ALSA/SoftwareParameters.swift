@@ -35,12 +35,17 @@ public struct SoftwareRequest: Sendable, Hashable {
     public var availMin: FrameCount?
     /// Wake at every period boundary too (the hw plugin adds a timer descriptor for it).
     public var periodEvent: Bool
+    /// Playback: have the kernel write silence over every frame the device has played
+    /// (silence_threshold = 0, silence_size = boundary), so that if the application is ever
+    /// late the device plays silence instead of repeating a buffer of old audio.
+    public var silenceAfterPlayed: Bool
 
     /// Collects a request; the defaults are the recommended settings.
-    public init(stopOnXrun: Bool = true, availMin: FrameCount? = nil, periodEvent: Bool = false) {
+    public init(stopOnXrun: Bool = true, availMin: FrameCount? = nil, periodEvent: Bool = false, silenceAfterPlayed: Bool = false) {
         self.stopOnXrun = stopOnXrun
         self.availMin = availMin
         self.periodEvent = periodEvent
+        self.silenceAfterPlayed = silenceAfterPlayed
     }
 }
 
@@ -61,6 +66,9 @@ public struct SoftwareConfiguration: Sendable, Hashable {
     public var timestampsEnabled: Bool
     /// Whether timestamps come from CLOCK_MONOTONIC.
     public var monotonicTimestamps: Bool
+    /// Frames of silence the kernel writes after the hardware pointer (the boundary means all
+    /// played space is silenced; 0 means none).
+    public var silenceSize: FrameCount
 }
 
 extension PCM {
@@ -94,6 +102,12 @@ extension PCM {
         let availMin = UInt((request.availMin ?? hardware.periodFrames).value)
         try check(alsa_sw_params_set_avail_min(handle, p, availMin), "snd_pcm_sw_params_set_avail_min")
         try check(alsa_sw_params_set_period_event(handle, p, request.periodEvent ? 1 : 0), "snd_pcm_sw_params_set_period_event")
+        if request.silenceAfterPlayed {
+            // The kernel's rule: silence_size ≥ boundary with threshold 0 means "fill all the
+            // space the device has consumed with silence".
+            try check(alsa_sw_params_set_silence_threshold(handle, p, 0), "snd_pcm_sw_params_set_silence_threshold")
+            try check(alsa_sw_params_set_silence_size(handle, p, boundary), "snd_pcm_sw_params_set_silence_size")
+        }
         try check(alsa_sw_params_set_tstamp_mode(handle, p, SND_PCM_TSTAMP_ENABLE), "snd_pcm_sw_params_set_tstamp_mode")
         try check(alsa_sw_params_set_tstamp_type(handle, p, SND_PCM_TSTAMP_TYPE_MONOTONIC), "snd_pcm_sw_params_set_tstamp_type")
         try check(alsa_sw_params_install(handle, p), "snd_pcm_sw_params")
@@ -112,6 +126,7 @@ extension PCM {
         var stop: UInt = 0
         var availMin: UInt = 0
         var periodEvent: CInt = 0
+        var silence: UInt = 0
         var mode = SND_PCM_TSTAMP_NONE
         var type = SND_PCM_TSTAMP_TYPE_GETTIMEOFDAY
         try check(alsa_sw_params_get_boundary(p, &boundary), "snd_pcm_sw_params_get_boundary")
@@ -119,6 +134,7 @@ extension PCM {
         try check(alsa_sw_params_get_stop_threshold(p, &stop), "snd_pcm_sw_params_get_stop_threshold")
         try check(alsa_sw_params_get_avail_min(p, &availMin), "snd_pcm_sw_params_get_avail_min")
         try check(alsa_sw_params_get_period_event(p, &periodEvent), "snd_pcm_sw_params_get_period_event")
+        try check(alsa_sw_params_get_silence_size(p, &silence), "snd_pcm_sw_params_get_silence_size")
         try check(alsa_sw_params_get_tstamp_mode(p, &mode), "snd_pcm_sw_params_get_tstamp_mode")
         try check(alsa_sw_params_get_tstamp_type(p, &type), "snd_pcm_sw_params_get_tstamp_type")
         return SoftwareConfiguration(
@@ -128,7 +144,8 @@ extension PCM {
             availMin: FrameCount(clamping: availMin),
             periodEvent: periodEvent != 0,
             timestampsEnabled: mode != SND_PCM_TSTAMP_NONE,
-            monotonicTimestamps: type == SND_PCM_TSTAMP_TYPE_MONOTONIC
+            monotonicTimestamps: type == SND_PCM_TSTAMP_TYPE_MONOTONIC,
+            silenceSize: FrameCount(clamping: silence)
         )
     }
 }

@@ -123,6 +123,15 @@ typealias RawParams = OpaquePointer
 @inline(__always) func alsa_sw_params_set_period_event(_ pcm: RawPCM, _ p: RawParams, _ v: CInt) -> CInt {
     snd_pcm_sw_params_set_period_event(pcm, p, v)
 }
+@inline(__always) func alsa_sw_params_set_silence_threshold(_ pcm: RawPCM, _ p: RawParams, _ v: UInt) -> CInt {
+    snd_pcm_sw_params_set_silence_threshold(pcm, p, v)
+}
+@inline(__always) func alsa_sw_params_set_silence_size(_ pcm: RawPCM, _ p: RawParams, _ v: UInt) -> CInt {
+    snd_pcm_sw_params_set_silence_size(pcm, p, v)
+}
+@inline(__always) func alsa_sw_params_get_silence_size(_ p: RawParams, _ v: UnsafeMutablePointer<UInt>) -> CInt {
+    snd_pcm_sw_params_get_silence_size(p, v)
+}
 @inline(__always) func alsa_sw_params_get_period_event(_ p: RawParams, _ v: UnsafeMutablePointer<CInt>) -> CInt {
     snd_pcm_sw_params_get_period_event(p, v)
 }

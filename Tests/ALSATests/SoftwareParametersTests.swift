@@ -19,7 +19,17 @@ import Testing
         #expect(sw.periodEvent == false)
         #expect(sw.timestampsEnabled)
         #expect(sw.monotonicTimestamps)
+        #expect(sw.silenceSize == 0)
         #expect(try pcm.currentSoftwareConfiguration() == sw)
+    }
+
+    @Test func silenceAfterPlayed_silencesAllPlayedSpace() throws {
+        var pcm = try PCM(device: "null", direction: .playback)
+        try pcm.configureHardware(standardRequest)
+        let sw = try pcm.configureSoftware(SoftwareRequest(silenceAfterPlayed: true))
+        // The kernel's rule for "fill all played space": silence_size ≥ boundary, threshold 0.
+        #expect(sw.silenceSize == sw.boundary)
+        #expect(sw.stopThreshold == 4800)
     }
 
     @Test func runFreely_setsStopThresholdToBoundary() throws {

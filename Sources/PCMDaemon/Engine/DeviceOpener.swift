@@ -78,7 +78,8 @@ public struct DeviceOpener: Sendable {
                 bufferFrames: sizing.bufferFrames, periodFrames: sizing.periodFrames,
                 periods: sizing.periods, integerPeriods: true)
             hardware = try pcm.configureHardware(request)
-            software = try pcm.configureSoftware(SoftwareRequest(stopOnXrun: true))
+            // Late playback plays silence, never a stale buffer again.
+            software = try pcm.configureSoftware(SoftwareRequest(stopOnXrun: true, silenceAfterPlayed: direction == .playback))
         } catch {
             throw .negotiate(error)
         }
