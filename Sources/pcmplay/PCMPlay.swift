@@ -116,6 +116,10 @@ struct PCMPlay: AsyncParsableCommand {
         try await stream.drain()
         display?.update(status: stream.status, peak: 0)
         display?.finish()
+        // Said even with --quiet or off a terminal: a glitch in the playback must not go unnoticed.
+        if let xrun = stream.status.lastXrun {
+            fputs("pcmplay: \(xrun.count) underrun\(xrun.count == 1 ? "" : "s"): the daemon played silence where audio came late\n", stderr)
+        }
         try await stream.close()
         connection.close()
     }

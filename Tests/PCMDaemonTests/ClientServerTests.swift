@@ -8,43 +8,6 @@ import PCMClient
 import PCMProtocol
 import Testing
 
-private func fileDevices(in directory: URL) -> String {
-    """
-    pcm.playout { type file slave.pcm { type null } file "\(directory.path)/out.raw" format raw }
-    pcm.capturein { type file slave.pcm { type null } file "\(directory.path)/capture-copy.raw" infile "\(directory.path)/in.raw" format raw }
-    """
-}
-
-/// A running daemon with a socket in its own directory.
-private struct ServedDaemon {
-    let process: DaemonProcess
-    let directory: URL
-    var socket: String { directory.path + "/socket" }
-
-    static func start(_ arguments: [String], directory: URL) async throws -> ServedDaemon {
-        let process = try DaemonProcess.start(arguments + ["--socket", directory.path + "/socket"],
-                                              alsaConfig: fileDevices(in: directory), directory: directory)
-        let daemon = ServedDaemon(process: process, directory: directory)
-        for _ in 0..<300 {
-            if let connection = try? await PCMConnection.connect(path: daemon.socket, clientName: "probe") {
-                connection.close()
-                return daemon
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        process.signal(SIGTERM)
-        let result = try process.wait()
-        Issue.record("the daemon never served its socket: \(result.log)")
-        throw CancellationError()
-    }
-
-    func stop() throws -> (status: Int32, log: String) {
-        process.signal(SIGTERM)
-        let result = try process.wait()
-        return (result.status, result.log)
-    }
-}
-
 private let stereo16 = PCMProtocol.StreamFormat(.s16, rate: 48_000, channels: 2)
 
 private func bytes(_ samples: [Int16]) -> [UInt8] { samples.withUnsafeBytes { Array($0) } }
