@@ -63,7 +63,7 @@ extension BenchmarkRegistry {
             }
             if case .interrupted = result { failed = true }
         }) {
-            if failed { throw BenchmarkFailure("the null device interrupted the daemonPeriod") }
+            if failed { throw BenchmarkFailure("the null device interrupted the period") }
             if claimed.contains(where: { $0.underruns > 0 }) { throw BenchmarkFailure("a client underran") }
         }
     }
@@ -89,7 +89,7 @@ extension BenchmarkRegistry {
             // The socket side's part: each client reads its copy.
             for slot in claimed { _ = slot.attachedRing?.read(into: sink) }
         }) {
-            if failed { throw BenchmarkFailure("the null device interrupted the daemonPeriod") }
+            if failed { throw BenchmarkFailure("the null device interrupted the period") }
             if claimed.contains(where: { $0.overruns > 0 }) { throw BenchmarkFailure("a client overran") }
         }
     }
@@ -101,9 +101,9 @@ extension BenchmarkRegistry {
         try verify()
         let periodsPerSecond = 48_000.0 / Double(daemonPeriod)
         return [
-            Measurement(metric: "\(label), 128-frame daemonPeriod", value: time, unit: "ns/daemonPeriod"),
+            Measurement(metric: "\(label), 128-frame period", value: time, unit: "ns/period"),
             Measurement(metric: "\(label), per second of 48 kHz audio", value: time * periodsPerSecond / 1_000_000, unit: "ms CPU/s"),
-            Measurement(metric: "\(label), 128-frame daemonPeriod", value: mallocs ?? .nan, unit: "mallocs/daemonPeriod"),
+            Measurement(metric: "\(label), 128-frame period", value: mallocs ?? .nan, unit: "mallocs/period"),
         ]
     }
 }
