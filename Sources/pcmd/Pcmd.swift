@@ -44,7 +44,7 @@ struct Pcmd: AsyncParsableCommand {
     var channels: Int?
 
     @Option(name: .shortAndLong, help: ArgumentHelp(
-        "Frames per period: how much audio each wakeup of the audio thread moves. Default: 256.",
+        "Frames per period: how much audio each wakeup of the audio thread moves. Default: 1024.",
         discussion: "Smaller periods mean lower latency and more wakeups."))
     var period: Int?
 

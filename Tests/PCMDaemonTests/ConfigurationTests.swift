@@ -6,11 +6,11 @@ import Testing
 
 @Suite("configuration")
 struct ConfigurationTests {
-    @Test("defaults are valid and give a 768-frame buffer")
+    @Test("defaults are valid and give a 3072-frame buffer")
     func defaults() throws {
         let config = try ConfigurationSettings().configuration()
         #expect(config.format == .s16 && config.rate == 48_000 && config.channels == 2)
-        #expect(config.requestedBufferFrames == 768)
+        #expect(config.requestedBufferFrames == 3072)
     }
 
     @Test("a config file parses comments, spaces and every key")

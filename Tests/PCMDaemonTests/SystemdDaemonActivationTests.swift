@@ -52,10 +52,10 @@ struct SystemdDaemonActivationTests {
         let outcome = try await child.finish()
 
         #expect(outcome.status == 0, "\(outcome.standardError)")
-        #expect(messages.first == "READY=1\nSTATUS=null s16 48000 Hz 2 ch, playback, period 256", "\(messages)")
+        #expect(messages.first == "READY=1\nSTATUS=null s16 48000 Hz 2 ch, playback, period 1024", "\(messages)")
         #expect(messages.last == "STOPPING=1", "\(messages)")
         // The status line follows the audio thread: its state and its xruns.
-        #expect(messages.contains("STATUS=null s16 48000 Hz 2 ch, playback, period 256; playback streaming, 0 xruns"), "\(messages)")
+        #expect(messages.contains("STATUS=null s16 48000 Hz 2 ch, playback, period 1024; playback streaming, 0 xruns"), "\(messages)")
         #expect(outcome.standardError.contains("serving the socket systemd passed socket.path=\(socketPath)"))
         // pcmd served the inherited socket: it never bound one of its own (no lock file beside it).
         #expect(access(socketPath + ".lock", F_OK) != 0)

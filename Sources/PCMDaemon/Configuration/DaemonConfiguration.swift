@@ -105,7 +105,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var rate: Int = 48_000
     public var channels: Int = 2
     /// Frames per period (one wakeup of the audio thread).
-    public var periodFrames: Int = 256
+    /// 1024 frames (21 ms at 48 kHz), PipeWire's default quantum: robust on slow or loaded machines;
+    /// lower it for latency (the hardware tier measures how low each machine can go).
+    public var periodFrames: Int = 1024
     /// Frames in the device buffer; nil means `periodFrames × periods`.
     public var bufferFrames: Int?
     /// Periods per buffer when `bufferFrames` is not given.
