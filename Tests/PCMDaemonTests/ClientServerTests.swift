@@ -81,7 +81,8 @@ struct ClientServerTests {
 
     private func record(frames: Int, socket: String) async throws -> [Int16] {
         let connection = try await PCMConnection.connect(path: socket, clientName: "rec")
-        let stream = try await connection.openCapture(format: stereo16)
+        // 300 ms of buffer: a busy machine must not overrun the recorder (that is not what is tested here).
+        let stream = try await connection.openCapture(format: stereo16, latencyMicroseconds: 300_000)
         var collected: [UInt8] = []
         for try await chunk in stream.captured {
             collected += chunk
