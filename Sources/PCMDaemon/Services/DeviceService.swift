@@ -66,14 +66,14 @@ public final class DeviceService<Processor: PeriodProcessor>: Service, Sendable 
             if case .refused = scheduling { logger.warning("audio thread without real-time priority", metadata: metadata) }
             else { logger.info("audio thread started", metadata: metadata) }
         }
-        await withGracefulShutdownHandler {
-            while !control.isFinished {
-                try? await Task.sleep(for: .milliseconds(20))
-                if Task.isCancelled { control.send(.stop) }
-            }
-        } onGracefulShutdown: { [control] in
+        // Nothing to do until the daemon stops: no polling while the device streams.
+        do {
+            try await gracefulShutdown()
             control.send(.drainAndStop)
+        } catch {
+            control.send(.stop)  // cancelled: stop at once
         }
+        while !control.isFinished { try? await Task.sleep(for: .milliseconds(10)) }
         thread.join()
     }
 

@@ -13,7 +13,7 @@ public struct EventLogService: Service {
     private let logger: Logger
     private let interval: Duration
 
-    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .milliseconds(50)) {
+    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .milliseconds(100)) {
         self.controls = controls
         self.logger = logger
         self.interval = interval
