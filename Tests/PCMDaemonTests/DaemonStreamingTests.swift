@@ -35,7 +35,7 @@ struct DaemonStreamingTests {
     @Test("captured frames reach the built-in WAV sink bit-exactly")
     func captureIsBitExact() throws {
         let dir = try temporaryDirectory()
-        let frames = testFrames(count: 48_000, seed: 99)
+        let frames = testFrames(count: 96_000, seed: 99)  // 2 s: longer than the run
         try frames.withUnsafeBytes { try Data($0).write(to: dir.appendingPathComponent("in.raw")) }
         let result = try DaemonProcess.run(
             ["--device", "capturein", "--mode", "capture", "--sink", "file:\(dir.path)/got.wav", "--period", "256", "--duration", "0.4"],
@@ -50,7 +50,7 @@ struct DaemonStreamingTests {
     func duplex() throws {
         let dir = try temporaryDirectory()
         let playFrames = testFrames(count: 9_600, seed: 7)
-        let captureFrames = testFrames(count: 48_000, seed: 8)
+        let captureFrames = testFrames(count: 96_000, seed: 8)  // 2 s: longer than any run, so the file never wraps
         try wavData(samples: playFrames).write(to: dir.appendingPathComponent("source.wav"))
         try captureFrames.withUnsafeBytes { try Data($0).write(to: dir.appendingPathComponent("in.raw")) }
         let result = try DaemonProcess.run(

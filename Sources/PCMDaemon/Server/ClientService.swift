@@ -19,12 +19,12 @@ public final class ClientService: Service, Sendable {
     public func run() async throws {
         let server = self.server
         let thread = try RealtimeThread(name: "pcmd-clients", realtimePriority: 0) { server.run() }
-        await withGracefulShutdownHandler {
+        // Wakes rarely, only to notice a server thread that ended by itself; a graceful shutdown
+        // cancels the wait at once, so stopping is never delayed by it.
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled, !server.isFinished {
-                try? await Task.sleep(for: .milliseconds(20))
+                try? await Task.sleep(for: .milliseconds(500))
             }
-        } onGracefulShutdown: {
-            server.stop()
         }
         server.stop()
         thread.join()
