@@ -1,0 +1,590 @@
+#!/usr/bin/python3
+# Measurement, not a test: pcmd next to PipeWire and `aplay -M` (the floor) on the real snd-aloop driver, the
+# way /work/shared/reference/peers.md §6 measured the peers. Each run plays into hw:Loopback,0,0 while
+# `arecord` captures hw:Loopback,1,0; clients play 20 s, 48 kHz s16 stereo sines. Reported per run: the
+# daemon's CPU (utime+stime from /proc/PID/stat over a steady 10 s window, per second of audio), the xruns the
+# program itself reported, and what the capture shows over the same window (sine discontinuities, runs of
+# silence). Two tables: CPU at the defaults and at period 1024 x 2 with 1 and 4 clients; xruns at period
+# N x 2 for N in 1024, 256, 128, 64.
+#
+# Explicit periods clock the loopback cable from snd-dummy's hrtimer (an `aplay` on hw:Dummy,0,0 at the same
+# period, and `Dummy.0.0` in /proc/asound/Loopback/timer_source); the defaults use snd-aloop's own jiffies
+# timer. Timing in the VM is emulated: compare programs within one run, never with other machines.
+#
+# Run by scripts/bench-vm inside its VM:
+#   python3 tests/hardware/measure/bench.py --bin .build/release --out bench-results [--only cpu|xruns] [--no-pipewire]
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import hwlib  # noqa: E402  (needs the path above)
+from hwlib import proc as hwproc  # noqa: E402
+
+RATE = 48000
+TONE_HZ = 997.0          # not a divisor of the rate: every period holds a different stretch of the sine
+TONE_AMPLITUDE = 0.2     # four clients mixed stay below full scale
+CLIENT_SECONDS = 20
+WINDOW_SECONDS = 10.0
+SETTLE_SECONDS = 1.5     # after the last client started, before the window opens
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+LOOPBACK_TIMER = Path("/proc/asound/Loopback/timer_source")
+
+
+@dataclass
+class Setting:
+    """Device period and periods per buffer; None for the program's own defaults."""
+
+    period: int | None = None
+    periods: int = 2
+
+    @property
+    def label(self) -> str:
+        return "defaults" if self.period is None else f"{self.period}x{self.periods}"
+
+
+@dataclass
+class Outcome:
+    program: str
+    setting: str
+    clients: int
+    cpu_ms_per_s: float | None = None
+    client_cpu_ms_per_s: float | None = None
+    threads: dict[str, tuple[float, float]] = field(default_factory=dict)  # name/tid: (ms/s, wakeups/s)
+    xruns: int | None = None
+    xruns_note: str = ""
+    breaks: int | None = None
+    silent_runs: int | None = None
+    amplitude: float | None = None
+    capture_overruns: int = 0
+    clock_underruns: int = 0
+    problem: str = ""
+    device: str = ""  # the period/buffer the program got, from /proc/asound
+
+
+class Job:
+    """A background process whose output goes to files (a daemon's log can outgrow a pipe)."""
+
+    def __init__(self, argv: list[str], workdir: Path, name: str, env: dict[str, str] | None = None):
+        self.argv = [str(a) for a in argv]
+        self.out = workdir / f"{name}.out"
+        self.err = workdir / f"{name}.err"
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.process = subprocess.Popen(self.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                            env={**os.environ, **(env or {})}, start_new_session=True)
+        log(f"started {name} (pid {self.process.pid}): {shlex.join(self.argv)}")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.running():
+            os.kill(self.process.pid, signum)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait()
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            self.process.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+
+_log_file = None
+
+
+def log(message: str) -> None:
+    if _log_file:
+        print(f"[{time.monotonic():10.3f}] {message}", file=_log_file, flush=True)
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a whole process (all its threads), in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def thread_stats(pid: int) -> dict[str, tuple[int, int]]:
+    """Per thread, keyed by 'name/tid': (utime + stime in clock ticks, voluntary context switches, i.e. how
+    often it slept and was woken)."""
+    result = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "stat").read_text()
+            status = (task / "status").read_text()
+        except FileNotFoundError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        switches = re.search(r"^voluntary_ctxt_switches:\s*(\d+)", status, re.MULTILINE)
+        result[f"{name}/{task.name}"] = (int(fields[11]) + int(fields[12]), int(switches.group(1)) if switches else 0)
+    return result
+
+
+class Clock:
+    """What paces the loopback cable: snd-aloop's jiffies timer, or snd-dummy's hrtimer at a given period
+    (an aplay keeps hw:Dummy,0,0 running; a generous buffer so that the clock itself rarely underruns)."""
+
+    def __init__(self, setting: Setting, workdir: Path):
+        self.job: Job | None = None
+        if setting.period is None:
+            LOOPBACK_TIMER.write_text("\n")
+            return
+        self.job = Job(["aplay", "-q", "-D", "hw:Dummy,0,0", "-t", "raw", "-f", "S16_LE", "-r", str(RATE), "-c", "2",
+                        f"--period-size={setting.period}", f"--buffer-size={8 * setting.period}", "/dev/zero"],
+                       workdir, "clock")
+        wait_until(lambda: hwlib.substream_state(hwlib.card("Dummy"), 0, "p", 0) == "RUNNING", 30, "the dummy clock")
+        LOOPBACK_TIMER.write_text("Dummy.0.0\n")
+
+    def stop(self) -> int:
+        if self.job is None:
+            return 0
+        self.job.stop(signal.SIGTERM)
+        LOOPBACK_TIMER.write_text("\n")
+        return self.job.stderr().count("underrun!!!")
+
+
+class Recorder:
+    """arecord on the capture end of the cable. snd-aloop makes both ends of a cable agree on period and buffer
+    size, so the recorder opens after the program under test and asks for nothing: it gets the program's
+    sizes. It runs under SCHED_FIFO 50 (below the daemons' 70) so that it does not lose audio itself at small
+    periods; its overruns are counted and reported apart."""
+
+    def __init__(self, workdir: Path):
+        self.path = workdir / "captured.wav"
+        self.job = Job(["chrt", "-f", "50", "arecord", "-D", "hw:Loopback,1,0", "-f", "S16_LE", "-r", str(RATE),
+                        "-c", "2", str(self.path)], workdir, "arecord")
+        wait_until(lambda: hwlib.substream_state(hwlib.card("Loopback"), 1, "c", 0) == "RUNNING", 30, "arecord")
+        self.started = time.monotonic()
+
+    def stop(self) -> int:
+        self.job.stop(signal.SIGINT)
+        return self.job.stderr().count("overrun!!!")
+
+    def analyse(self, outcome: Outcome, start: float, end: float, clients: int) -> None:
+        """Discontinuities and silence in the capture between two monotonic times. The cable runs on the
+        system clock, so time since the recorder started maps to frames; a quarter second is left at each
+        edge for the mapping's error."""
+        audio = hwlib.read_wav(self.path)
+        first = int((start - self.started + 0.25) * RATE)
+        last = min(int((end - self.started - 0.25) * RATE), audio.frame_count)
+        if last - first < RATE:
+            outcome.problem += f" capture window too short ({first}..{last} of {audio.frame_count} frames);"
+            return
+        window = audio.slice(first, last)
+        # Each mixed stream adds up to half an LSB of rounding, and the sine predictor's gain is up to 4.
+        tolerance = 4.0 * (0.5 * (clients + 1) + 1.0)
+        outcome.breaks = len(hwlib.sine_breaks(window, TONE_HZ, channel=0, tolerance=tolerance))
+        outcome.silent_runs = len(hwlib.silent_runs(window, min_frames=2))
+        outcome.amplitude = round(hwlib.measure_sine(window, 0).amplitude, 4)
+
+
+def tone_file(path: Path) -> Path:
+    if not path.exists():
+        hwlib.write_wav(path, hwlib.sine(TONE_HZ, CLIENT_SECONDS, RATE, 2, TONE_AMPLITUDE))
+    return path
+
+
+# --- the programs -----------------------------------------------------------------------------------------
+
+class Pcmd:
+    name = "pcmd"
+
+    def __init__(self, bin_dir: Path, builtin: bool):
+        self.bin = bin_dir
+        self.builtin = builtin
+        self.label = "pcmd, built-in sine" if builtin else "pcmd, pcmplay clients"
+
+    def start(self, setting: Setting, workdir: Path) -> Job:
+        self.socket = workdir / "pcmd.sock"
+        argv = [self.bin / "pcmd", "--device", "hw:Loopback,0,0", "--socket", self.socket, "--log-level", "info"]
+        if setting.period is not None:
+            argv += ["--period", str(setting.period), "--periods", str(setting.periods)]
+        if self.builtin:
+            argv += ["--source", f"sine:{TONE_HZ:g}:{TONE_AMPLITUDE}"]
+        self.job = Job(argv, workdir, "pcmd")
+        wait_until(lambda: "serving clients" in self.job.stderr() or not self.job.running(), 60, "pcmd to serve")
+        if not self.job.running():
+            raise RuntimeError(f"pcmd exited: {self.job.stderr()[-2000:]}")
+        wait_until(lambda: hwlib.substream_state(hwlib.card("Loopback"), 0, "p", 0) == "RUNNING", 30, "pcmd's device")
+        return self.job
+
+    def start_clients(self, count: int, tone: Path, workdir: Path) -> list[Job]:
+        clients = [Job([self.bin / "pcmplay", "--quiet", "--socket", self.socket, "--name", f"bench{i}", tone],
+                       workdir, f"client{i}") for i in range(count)]
+        wait_until(lambda: self.job.stderr().count("stream opened") >= count, 60, f"{count} pcmplay streams")
+        return clients
+
+    def stop(self) -> tuple[int | None, str]:
+        self.job.stop(signal.SIGTERM)
+        found = re.findall(r"pcm\.xruns=(\d+)\S* \[PCMDaemon\] audio thread stopped", self.job.stderr())
+        if not found:
+            found = [m for line in self.job.stderr().splitlines() if "audio thread stopped" in line
+                     for m in re.findall(r"pcm\.xruns=(\d+)", line)]
+        return (int(found[-1]) if found else None), "device xruns (pcm.xruns at stop)"
+
+
+PIPEWIRE_CONF = """\
+context.properties = {{
+    core.daemon = true
+    core.name = pipewire-0
+    support.dbus = false
+    mem.allow-mlock = false
+    default.clock.rate = 48000
+{clock}}}
+context.spa-libs = {{
+    audio.convert.* = audioconvert/libspa-audioconvert
+    api.alsa.*      = alsa/libspa-alsa
+    support.*       = support/libspa-support
+}}
+context.modules = [
+    {{ name = libpipewire-module-rt args = {{ nice.level = -11 rt.prio = 70 }} flags = [ ifexists nofail ] }}
+    {{ name = libpipewire-module-protocol-native }}
+    {{ name = libpipewire-module-metadata }}
+    {{ name = libpipewire-module-spa-node-factory }}
+    {{ name = libpipewire-module-client-node }}
+    {{ name = libpipewire-module-access args = {{ }} }}
+    {{ name = libpipewire-module-adapter }}
+    {{ name = libpipewire-module-link-factory }}
+]
+context.objects = [
+    {{ factory = adapter
+      args = {{
+        factory.name = api.alsa.pcm.sink
+        node.name = loopsink
+        media.class = Audio/Sink
+        api.alsa.path = "hw:Loopback,0,0"
+        audio.format = S16LE
+        audio.rate = 48000
+        audio.channels = 2
+        audio.position = [ FL FR ]
+        priority.driver = 2000
+        node.pause-on-idle = false
+{alsa}        adapter.auto-port-config = {{ mode = dsp monitor = false control = false position = preserve }}
+      }}
+    }}
+]
+"""
+
+PORT_CONFIG = ('{ "direction": "Output", "mode": "dsp", "format": { "mediaType": "audio", "mediaSubtype": "raw", '
+               '"format": "F32P", "rate": 48000, "channels": 2, "position": [ "FL", "FR" ] } }')
+
+
+class PipeWire:
+    """PipeWire without a session manager: a minimal config with one ALSA sink (the adapter configures its
+    own ports), and each pw-cat stream given its port configuration with pw-cli and linked with pw-link,
+    the two things WirePlumber would otherwise do."""
+
+    name = "pipewire"
+    label = "PipeWire, pw-cat clients"
+
+    def start(self, setting: Setting, workdir: Path) -> Job:
+        clock = alsa = ""
+        if setting.period is not None:
+            n = setting.period
+            clock = f"    default.clock.quantum = {n}\n    default.clock.min-quantum = {n}\n    default.clock.max-quantum = {n}\n"
+            alsa = f"        api.alsa.period-size = {n}\n        api.alsa.period-num = {setting.periods}\n"
+        conf = workdir / "pipewire.conf"
+        conf.write_text(PIPEWIRE_CONF.format(clock=clock, alsa=alsa))
+        runtime = workdir / "xdg"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        self.env = {"XDG_RUNTIME_DIR": str(runtime), "PIPEWIRE_RUNTIME_DIR": str(runtime)}
+        # Info level: the graph's "XRun!" lines (with a running count) are logged there.
+        self.job = Job(["pipewire", "-c", conf], workdir, "pipewire", {**self.env, "PIPEWIRE_DEBUG": "3"})
+        wait_until(lambda: (runtime / "pipewire-0").exists() or not self.job.running(), 60, "the pipewire socket")
+        if not self.job.running():
+            raise RuntimeError(f"pipewire exited: {self.job.stderr()[-2000:]}")
+        wait_until(lambda: "loopsink:playback_FR" in self._pw(["pw-link", "-i"]), 60, "the PipeWire sink's ports")
+        return self.job
+
+    def _pw(self, argv: list[str], check: bool = False) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env={**os.environ, **self.env})
+        log(f"$ {shlex.join(argv)} -> {done.returncode} {done.stdout.strip()[:300]} {done.stderr.strip()[:300]}")
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{shlex.join(argv)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def start_clients(self, count: int, tone: Path, workdir: Path) -> list[Job]:
+        names = [f"bench{i}" for i in range(count)]
+        clients = [Job(["pw-cat", "-p", "-P", f"{{ node.name = {name} }}", tone], workdir, f"client{i}", self.env)
+                   for i, name in enumerate(names)]
+        ids: dict[str, int] = {}
+
+        def find_nodes() -> bool:
+            dump = json.loads(self._pw(["pw-dump"]) or "[]")
+            for item in dump:
+                props = item.get("info", {}).get("props", {})
+                if item.get("type", "").endswith(":Node") and props.get("node.name") in names:
+                    ids[props["node.name"]] = item["id"]
+            return len(ids) == count
+        wait_until(find_nodes, 60, "the pw-cat nodes")
+        for name in names:
+            self._pw(["pw-cli", "set-param", str(ids[name]), "PortConfig", PORT_CONFIG], check=True)
+        for name in names:
+            for channel in ("FL", "FR"):
+                wait_until(lambda: self._link(f"{name}:output_{channel}", f"loopsink:playback_{channel}"), 30,
+                           f"linking {name} {channel}")
+        return clients
+
+    def _link(self, output: str, input: str) -> bool:
+        return subprocess.run(["pw-link", output, input], capture_output=True, timeout=30,
+                              env={**os.environ, **self.env}).returncode == 0
+
+    def stop(self) -> tuple[int | None, str]:
+        self.job.stop(signal.SIGTERM)
+        counts = [int(c) for c in re.findall(r"\(loopsink-\d+\) XRun! .*?count:(\d+)", self.job.stderr())]
+        return (max(counts) if counts else 0), "graph xruns of the sink (count in 'XRun!' lines; rate-limited, so a lower bound)"
+
+
+class Aplay:
+    """No daemon: aplay -M playing the same file straight into the device (the floor)."""
+
+    name = "aplay"
+    label = "aplay -M, no daemon"
+
+    def start(self, setting: Setting, workdir: Path) -> None:
+        self.setting = setting
+        return None
+
+    def start_clients(self, count: int, tone: Path, workdir: Path) -> list[Job]:
+        argv = ["aplay", "-M", "-D", "hw:Loopback,0,0"]
+        if self.setting.period is not None:
+            argv += [f"--period-size={self.setting.period}", f"--buffer-size={self.setting.period * self.setting.periods}"]
+        self.job = Job(argv + [tone], workdir, "aplay")
+        wait_until(lambda: hwlib.substream_state(hwlib.card("Loopback"), 0, "p", 0) == "RUNNING", 30, "aplay")
+        return [self.job]
+
+    def stop(self) -> tuple[int | None, str]:
+        return self.job.stderr().count("underrun!!!"), "underruns aplay printed"
+
+
+# --- one run ----------------------------------------------------------------------------------------------
+
+def measure(program, setting: Setting, clients: int, tone: Path, root: Path, results_root: Path) -> Outcome:
+    workdir = root / f"{program.name}{'-builtin' if getattr(program, 'builtin', False) else ''}-{setting.label}-{clients}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    outcome = Outcome(program.label, setting.label, clients)
+    log(f"=== {program.label}, {setting.label}, {clients} client(s)")
+    clock = Clock(setting, workdir)
+    recorder: Recorder | None = None
+    daemon: Job | None = None
+    client_jobs: list[Job] = []
+    try:
+        daemon = program.start(setting, workdir)
+        started = time.monotonic()
+        if not getattr(program, "builtin", False):
+            client_jobs = program.start_clients(clients, tone, workdir)
+        wait_until(lambda: hwlib.substream_state(hwlib.card("Loopback"), 0, "p", 0) == "RUNNING", 30, "the playback")
+        params = dict(re.findall(r"^(\w+): (\S+)", (hwlib.card("Loopback").substream_dir(0, "p", 0) / "hw_params")
+                                 .read_text(), re.MULTILINE))
+        outcome.device = f"{params.get('period_size')}/{params.get('buffer_size')}"
+        recorder = Recorder(workdir)
+        time.sleep(SETTLE_SECONDS)
+        measured = daemon or client_jobs[0]
+        before, threads_before = cpu_ticks(measured.pid), thread_stats(measured.pid)
+        clients_before = [cpu_ticks(c.pid) for c in client_jobs if daemon is not None]
+        t0 = time.monotonic()
+        time.sleep(WINDOW_SECONDS)
+        after, threads_after = cpu_ticks(measured.pid), thread_stats(measured.pid)
+        clients_after = [cpu_ticks(c.pid) for c in client_jobs if daemon is not None]
+        t1 = time.monotonic()
+        if not all(c.running() for c in client_jobs) or not measured.running():
+            outcome.problem += " a client ended inside the window (slow start): not a steady window;"
+        seconds = t1 - t0
+        outcome.cpu_ms_per_s = round((after - before) * 1000 / TICKS_PER_SECOND / seconds, 1)
+        if clients_before:
+            outcome.client_cpu_ms_per_s = round((sum(clients_after) - sum(clients_before)) * 1000 / TICKS_PER_SECOND / seconds, 1)
+        outcome.threads = {}
+        for name, (ticks, switches) in threads_after.items():
+            ticks_before, switches_before = threads_before.get(name, (0, 0))
+            if ticks > ticks_before or switches > switches_before:
+                outcome.threads[name] = (round((ticks - ticks_before) * 1000 / TICKS_PER_SECOND / seconds, 1),
+                                         round((switches - switches_before) / seconds))
+        # The rest of the play: clients end by themselves; the built-in source plays as long as a client would.
+        for job in client_jobs:
+            if not job.wait(CLIENT_SECONDS * 3):
+                outcome.problem += f" {job.argv[0]} still running after {CLIENT_SECONDS * 3} s;"
+        if not client_jobs:
+            time.sleep(max(0.0, started + CLIENT_SECONDS - time.monotonic()))
+        outcome.xruns, outcome.xruns_note = program.stop()
+        daemon = None
+        outcome.capture_overruns = recorder.stop()
+        outcome.clock_underruns = clock.stop()
+        recorder.analyse(outcome, t0, t1, max(clients, 1))
+    except Exception as error:  # a run that cannot be measured is reported, and the others still run
+        outcome.problem += f" {type(error).__name__}: {error};"
+        log(f"run failed: {error}")
+    finally:
+        for job in client_jobs:
+            job.stop(signal.SIGKILL, 10)
+        if daemon is not None:
+            daemon.stop(signal.SIGKILL, 10)
+        if recorder is not None and recorder.job.running():
+            recorder.stop()
+        if clock.job is not None and clock.job.running():
+            clock.stop()
+    log(f"result: {asdict(outcome)}")
+    # The programs' own logs go with the results (the captures stay in the guest: they are large).
+    kept = results_root / "runs" / workdir.name
+    kept.mkdir(parents=True, exist_ok=True)
+    for path in workdir.glob("*.err"):
+        (kept / path.name).write_bytes(path.read_bytes())
+    print(f"  {program.label:<24} {setting.label:>9} {clients} client(s): {summary(outcome)}", flush=True)
+    return outcome
+
+
+def summary(o: Outcome) -> str:
+    parts = [f"cpu {o.cpu_ms_per_s} ms/s"]
+    if o.client_cpu_ms_per_s is not None:
+        parts.append(f"clients {o.client_cpu_ms_per_s} ms/s")
+    parts.append(f"xruns {o.xruns}")
+    parts.append(f"capture: {o.breaks} breaks, {o.silent_runs} silent runs, amplitude {o.amplitude}")
+    if o.capture_overruns or o.clock_underruns:
+        parts.append(f"arecord overruns {o.capture_overruns}, clock underruns {o.clock_underruns}")
+    if o.problem:
+        parts.append(f"PROBLEM:{o.problem}")
+    return "; ".join(parts)
+
+
+# --- tables -----------------------------------------------------------------------------------------------
+
+def cell(outcomes: list[Outcome], program: str, setting: str, clients: int, value) -> str:
+    for o in outcomes:
+        if o.program == program and o.setting == setting and o.clients == clients:
+            shown = value(o)
+            return f"{shown}{' (!)' if o.problem else ''}"
+    return "-"
+
+
+def cpu_table(outcomes: list[Outcome], programs: list[str]) -> str:
+    columns = [("defaults", 1), ("defaults", 4), ("1024x2", 1), ("1024x2", 4)]
+    lines = ["| CPU, ms per s of audio | " + " | ".join(f"{s}, {c} client{'s' if c > 1 else ''}" for s, c in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    for program in programs:
+        lines.append(f"| {program} | " + " | ".join(cell(outcomes, program, s, c, lambda o: o.cpu_ms_per_s)
+                                                 for s, c in columns) + " |")
+    return "\n".join(lines)
+
+
+def xrun_table(outcomes: list[Outcome], programs: list[str], periods: list[int]) -> str:
+    lines = ["| 1 client, period N x 2, 20 s: xruns reported (capture breaks) | " + " | ".join(map(str, periods)) + " |",
+             "|---" * (len(periods) + 1) + "|"]
+    for program in programs:
+        lines.append(f"| {program} | " + " | ".join(
+            cell(outcomes, program, f"{n}x2", 1, lambda o: f"{o.xruns} ({o.breaks})") for n in periods) + " |")
+    return "\n".join(lines)
+
+
+def detail_table(outcomes: list[Outcome]) -> str:
+    lines = ["| program | setting | period/buffer | clients | daemon ms/s | clients ms/s | xruns | capture breaks | silent runs | "
+             "amplitude | arecord overruns | clock underruns | problem |", "|---" * 13 + "|"]
+    for o in outcomes:
+        lines.append(f"| {o.program} | {o.setting} | {o.device} | {o.clients} | {o.cpu_ms_per_s} | {o.client_cpu_ms_per_s} | {o.xruns} | "
+                     f"{o.breaks} | {o.silent_runs} | {o.amplitude} | {o.capture_overruns} | {o.clock_underruns} | {o.problem.strip()} |")
+    return "\n".join(lines)
+
+
+def thread_table(outcomes: list[Outcome]) -> str:
+    lines = []
+    for o in outcomes:
+        if o.threads and o.program.startswith(("pcmd", "PipeWire")):
+            ranked = sorted(o.threads.items(), key=lambda kv: -kv[1][0])
+            shown = ", ".join(f"{name} {ms} ms/{wakeups} wakeups" for name, (ms, wakeups) in ranked)
+            lines.append(f"- {o.program}, {o.setting}, {o.clients} client(s): {shown}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    global _log_file
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin", required=True, type=Path, help="folder of the release products (pcmd, pcmplay)")
+    parser.add_argument("--out", required=True, type=Path, help="results folder (results.json, tables.md, run logs)")
+    parser.add_argument("--only", choices=["cpu", "xruns"], help="only one of the two tables")
+    parser.add_argument("--no-pipewire", action="store_true", help="leave PipeWire out")
+    parser.add_argument("--periods", default="1024,256,128,64", help="period sizes of the xrun table")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    _log_file = open(args.out / "bench.log", "w")
+    hwproc.set_log(_log_file)
+    hwlib.load_driver("snd-aloop")
+    hwlib.load_driver("snd-dummy")
+    runs = Path("/tmp/bench-runs")
+    runs.mkdir(exist_ok=True)
+    tone = tone_file(runs / "tone.wav")
+
+    pcmd_builtin, pcmd_clients, aplay = Pcmd(args.bin, True), Pcmd(args.bin, False), Aplay()
+    peers = [] if args.no_pipewire else [PipeWire()]
+    if peers and subprocess.run(["sh", "-c", "command -v pipewire pw-cat pw-link pw-cli pw-dump"],
+                                capture_output=True).returncode != 0:
+        print("bench: PipeWire's programs are not installed (Debian: pipewire pipewire-bin)", file=sys.stderr)
+        return 1
+    versions = {"pcmd": subprocess.run([args.bin / "pcmd", "--version"], capture_output=True, text=True).stdout.strip()}
+    if peers:
+        versions["pipewire"] = subprocess.run(["pipewire", "--version"], capture_output=True, text=True).stdout.split("\n")[-2:]
+    outcomes: list[Outcome] = []
+    if args.only in (None, "cpu"):
+        print("CPU runs (10 s window; clients play 20 s):", flush=True)
+        for setting in (Setting(), Setting(1024, 2)):
+            outcomes.append(measure(pcmd_builtin, setting, 1, tone, runs, args.out))
+            for clients in (1, 4):
+                outcomes.append(measure(pcmd_clients, setting, clients, tone, runs, args.out))
+                for peer in peers:
+                    outcomes.append(measure(peer, setting, clients, tone, runs, args.out))
+            outcomes.append(measure(aplay, setting, 1, tone, runs, args.out))
+    periods = [int(p) for p in args.periods.split(",")]
+    if args.only in (None, "xruns"):
+        print("xrun runs (1 client, 20 s):", flush=True)
+        for period in periods:
+            setting = Setting(period, 2)
+            for program in [pcmd_builtin, pcmd_clients, *peers, aplay]:
+                if not any(o.program == program.label and o.setting == setting.label and o.clients == 1 for o in outcomes):
+                    outcomes.append(measure(program, setting, 1, tone, runs, args.out))
+
+    programs = [pcmd_builtin.label, pcmd_clients.label, *[p.label for p in peers], aplay.label]
+    report = []
+    if args.only in (None, "cpu"):
+        report += ["Daemon CPU (utime+stime of the daemon process over a steady 10 s window, per second; for aplay, "
+                   "aplay's own):", "", cpu_table(outcomes, programs), ""]
+    if args.only in (None, "xruns"):
+        report += ["Xruns the program reported over its 20 s run, and (in parentheses) discontinuities in the "
+                   "loopback capture over the steady 10 s window:", "", xrun_table(outcomes, programs, periods), ""]
+    report += ["Every run:", "", detail_table(outcomes), "", "Per-thread CPU and wakeups (voluntary context switches), per second (name/tid):", "",
+               thread_table(outcomes), "", f"Versions: {versions}", "(!) marks a run with a problem: see the table of every run."]
+    text = "\n".join(report)
+    print("\n" + text, flush=True)
+    (args.out / "tables.md").write_text(text + "\n")
+    (args.out / "results.json").write_text(json.dumps({"versions": versions, "runs": [asdict(o) for o in outcomes]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
