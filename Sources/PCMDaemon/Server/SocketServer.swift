@@ -73,8 +73,11 @@ public final class SocketServer: @unchecked Sendable {
                 order.append(fd)
             }
             let now = MonotonicClock.nanoseconds()
-            let timeout = nextTick > now ? Int32(min((nextTick - now) / 1_000_000 + 1, 1000)) : 0
+            // With no clients there is nothing to tick: sleep until one connects or a stop wakes us.
+            let idle = sessions.isEmpty
+            let timeout = idle ? -1 : nextTick > now ? Int32(min((nextTick - now) / 1_000_000 + 1, 1000)) : 0
             _ = poll(&descriptors, nfds_t(descriptors.count), timeout)  // EINTR: just go round again
+            if idle { nextTick = MonotonicClock.nanoseconds() }
 
             if descriptors[0].revents != 0 {
                 var value: UInt64 = 0

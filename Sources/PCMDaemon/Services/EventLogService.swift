@@ -7,13 +7,14 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// Drains every device's event queue into the log, a few times per second.
+/// Drains every device's event queue into the log four times a second: often enough for a
+/// person reading it, rarely enough that an idle daemon does not keep a CPU awake.
 public struct EventLogService: Service {
     private let controls: [DeviceControl]
     private let logger: Logger
     private let interval: Duration
 
-    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .milliseconds(100)) {
+    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .milliseconds(250)) {
         self.controls = controls
         self.logger = logger
         self.interval = interval
