@@ -96,7 +96,9 @@ public struct Daemon: Sendable {
             inheritedFD = socket.take().rawValue
         }
         if let server = try ClientService.makeServer(configuredPath: config.socketPath, inheritedFD: inheritedFD,
-                                                     engine: engine, maxStreams: config.maxStreams, logger: logger) {
+                                                     engine: engine, maxStreams: config.maxStreams,
+                                                     allowedUsers: config.allowedUsers, allowedGroups: config.allowedGroups,
+                                                     logger: logger) {
             configured.append(.init(service: ClientService(server: server)))
         }
         // After the client service, so it is told first at shutdown: STOPPING=1 goes out as soon

@@ -73,6 +73,14 @@ struct Pcmd: AsyncParsableCommand {
     @Option(name: .customLong("max-streams"), help: "Most client streams served at once. Default: 32.")
     var maxStreams: Int?
 
+    @Option(name: .customLong("allow-users"), help: ArgumentHelp(
+        "More users allowed to connect: comma-separated names or uids.",
+        discussion: "Always allowed: the daemon's own user and root; for the system daemon also the audio group."))
+    var allowUsers: String?
+
+    @Option(name: .customLong("allow-groups"), help: "More groups whose members may connect: comma-separated names or gids.")
+    var allowGroups: String?
+
     @Option(name: .customLong("rt-priority"), help: "SCHED_FIFO priority for the audio threads; 0 disables. Default: 70.")
     var rtPriority: Int?
 
@@ -135,6 +143,7 @@ struct Pcmd: AsyncParsableCommand {
             ("buffer", buffer.map(String.init)), ("prealloc", prealloc.map(String.init)),
             ("source", source), ("sink", sink), ("socket", socket),
             ("max-streams", maxStreams.map(String.init)), ("rt-priority", rtPriority.map(String.init)),
+            ("allow-users", allowUsers), ("allow-groups", allowGroups),
         ]
         for case let (key, value?) in given { fromCommandLine.set(key, value) }
         return fromFile.overridden(by: fromCommandLine)

@@ -75,6 +75,31 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("allow lists take names and numeric ids, and reject unknown names")
+    func allowLists() throws {
+        var settings = ConfigurationSettings()
+        settings.set("allow-users", "root, 1234")
+        settings.set("allow-groups", "0,4321")
+        let config = try settings.configuration()
+        #expect(config.allowedUsers == [0, 1234])
+        #expect(config.allowedGroups == [0, 4321])
+        for (key, value) in [("allow-users", "no-such-user-pcmd"), ("allow-groups", "no-such-group-pcmd"), ("allow-users", ",")] {
+            var bad = ConfigurationSettings()
+            bad.set(key, value)
+            #expect(throws: ConfigurationError.self, "\(key)=\(value)") { try bad.configuration() }
+        }
+    }
+
+    @Test("the allow lists widen the default access policy and nothing else")
+    func allowListsWidenThePolicy() {
+        let policy = AccessPolicy.userDaemon(uid: 1000).adding(users: [2000], groups: [29])
+        #expect(policy.allows(PeerCredentials(pid: 1, uid: 1000, gid: 1000)))
+        #expect(policy.allows(PeerCredentials(pid: 1, uid: 2000, gid: 2000)))
+        #expect(policy.allows(PeerCredentials(pid: 1, uid: 3000, gid: 3000, groups: [29])))
+        #expect(!policy.allows(PeerCredentials(pid: 1, uid: 3000, gid: 3000, groups: [30])))
+        #expect(policy.allows(PeerCredentials(pid: 1, uid: 0, gid: 0)))
+    }
+
     @Test("a sink without capture is a conflict")
     func sinkNeedsCapture() {
         var settings = ConfigurationSettings()

@@ -41,7 +41,7 @@ public struct ConfigurationSettings: Sendable, Equatable {
     /// The keys a config file may set, in the order `pcmd --help` documents them.
     public static let keys: [String] = [
         "device", "capture-device", "mode", "format", "rate", "channels", "period", "periods", "buffer",
-        "prealloc", "source", "sink", "socket", "max-streams", "rt-priority",
+        "prealloc", "source", "sink", "socket", "max-streams", "allow-users", "allow-groups", "rt-priority",
     ]
 
     public private(set) var values: [String: String] = [:]
@@ -75,6 +75,20 @@ public struct ConfigurationSettings: Sendable, Equatable {
             }
             values[String(key)] = String(value)
         }
+    }
+
+    /// A comma-separated list of names or numeric ids, each resolved by `lookup`.
+    static func identities(_ text: String, key: String, lookup: (String) -> UInt32?) throws(ConfigurationError) -> [UInt32] {
+        var ids: [UInt32] = []
+        for item in text.split(separator: ",") {
+            let name = String(item.trimmingWhitespace())
+            guard let id = UInt32(name) ?? lookup(name) else {
+                throw .invalidValue(key: key, value: name, expected: "an existing name or a numeric id, comma-separated")
+            }
+            ids.append(id)
+        }
+        guard !ids.isEmpty else { throw .invalidValue(key: key, value: text, expected: "at least one name or id") }
+        return ids
     }
 
     /// These settings with `other`'s on top (the command line over the file).
@@ -117,6 +131,12 @@ public struct ConfigurationSettings: Sendable, Equatable {
         if let v = values["socket"] { config.socketPath = v }
         if let v = try integer("max-streams") { config.maxStreams = v }
         if let v = try integer("rt-priority") { config.realtimePriority = v }
+        if let v = values["allow-users"] {
+            config.allowedUsers = try Self.identities(v, key: "allow-users") { name in getpwnam(name).map { $0.pointee.pw_uid } }
+        }
+        if let v = values["allow-groups"] {
+            config.allowedGroups = try Self.identities(v, key: "allow-groups") { name in getgrnam(name).map { $0.pointee.gr_gid } }
+        }
         // A preallocation that is too small for an explicitly sized buffer grows to fit, as
         // the kernel's prealloc file would be raised by hand: only an explicit prealloc is a limit.
         if values["prealloc"] == nil, config.channels >= 1 {

@@ -120,6 +120,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var socketPath: String?
     /// Most client streams served at once.
     public var maxStreams: Int = 32
+    /// Users (uids) allowed to connect besides the defaults (the daemon's own user and root; and
+    /// the `audio` group for the system daemon).
+    public var allowedUsers: [UInt32] = []
+    /// Groups (gids) whose members may connect besides the defaults.
+    public var allowedGroups: [UInt32] = []
     /// Real-time priority asked for the audio threads (SCHED_FIFO); 0 disables the request.
     public var realtimePriority: Int = 70
 

@@ -72,6 +72,11 @@ public struct AccessPolicy: Sendable, Hashable, CustomStringConvertible {
         AccessPolicy(allowedUsers: [0, uid], allowedGroups: audioGroup.map { [$0] } ?? [])
     }
 
+    /// This policy with more users and groups allowed (the configuration's allow lists).
+    public func adding(users: [UInt32], groups: [UInt32]) -> AccessPolicy {
+        AccessPolicy(allowedUsers: allowedUsers.union(users), allowedGroups: allowedGroups.union(groups))
+    }
+
     /// Whether `peer` may connect.
     public func allows(_ peer: PeerCredentials) -> Bool {
         allowedUsers.contains(peer.uid) || allowedGroups.contains { peer.isMember(of: $0) }

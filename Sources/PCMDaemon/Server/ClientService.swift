@@ -36,16 +36,21 @@ public final class ClientService: Service, Sendable {
     ///   - configuredPath: The socket path from the configuration; failures to use it are fatal.
     ///   - inheritedFD: A listening socket passed by systemd (socket activation), used as is.
     ///   - maxStreams: The stream limit.
+    ///   - allowedUsers: Users allowed besides the defaults (`allow-users`).
+    ///   - allowedGroups: Groups allowed besides the defaults (`allow-groups`).
     /// - Returns: nil (after a warning) when no path was configured and the default one cannot
     ///   be used (no XDG_RUNTIME_DIR, or another daemon already serves it): the daemon still
     ///   drives its device, it just serves no clients.
     public static func makeServer(
-        configuredPath: String?, inheritedFD: Int32? = nil, engine: ServerEngine, maxStreams: Int, logger: Logger
+        configuredPath: String?, inheritedFD: Int32? = nil, engine: ServerEngine, maxStreams: Int,
+        allowedUsers: [UInt32] = [], allowedGroups: [UInt32] = [], logger: Logger
     ) throws(ServerError) -> SocketServer? {
         let system = getuid() == 0 || configuredPath == SocketLocation.systemPath
         let audioGroup = AccessPolicy.groupID(named: "audio")
         var configuration = ServerConfiguration(
-            policy: system ? .systemDaemon(audioGroup: audioGroup) : .userDaemon(), maxStreams: maxStreams)
+            policy: (system ? AccessPolicy.systemDaemon(audioGroup: audioGroup) : AccessPolicy.userDaemon())
+                .adding(users: allowedUsers, groups: allowedGroups),
+            maxStreams: maxStreams)
         configuration.daemonName = "pcmd \(PCMDaemonVersion.string)"
         if let inheritedFD {
             let listener = try ClientListener.adopt(fd: inheritedFD, path: configuredPath)
