@@ -61,11 +61,13 @@ class Outcome:
     cpu_ms_per_s: float | None = None
     client_cpu_ms_per_s: float | None = None
     threads: dict[str, tuple[float, float]] = field(default_factory=dict)  # name/tid: (ms/s, wakeups/s)
+    client_threads: dict[str, tuple[float, float]] = field(default_factory=dict)  # the first client's
     xruns: int | None = None
     xruns_note: str = ""
     breaks: int | None = None
     silent_runs: int | None = None
     amplitude: float | None = None
+    client_underruns: int | None = None  # what pcmplay reported (the daemon played silence for it)
     capture_overruns: int = 0
     clock_underruns: int = 0
     problem: str = ""
@@ -150,6 +152,18 @@ def thread_stats(pid: int) -> dict[str, tuple[int, int]]:
     return result
 
 
+def per_second(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], seconds: float
+               ) -> dict[str, tuple[float, float]]:
+    """Each thread's CPU (ms) and wakeups per second between two thread_stats() samples."""
+    result = {}
+    for name, (ticks, switches) in after.items():
+        ticks_before, switches_before = before.get(name, (0, 0))
+        if ticks > ticks_before or switches > switches_before:
+            result[name] = (round((ticks - ticks_before) * 1000 / TICKS_PER_SECOND / seconds, 1),
+                            round((switches - switches_before) / seconds))
+    return result
+
+
 class Clock:
     """What paces the loopback cable: snd-aloop's jiffies timer, or snd-dummy's hrtimer at a given period
     (an aplay keeps hw:Dummy,0,0 running; a generous buffer so that the clock itself rarely underruns)."""
@@ -217,12 +231,17 @@ def tone_file(path: Path) -> Path:
 # --- the programs -----------------------------------------------------------------------------------------
 
 class Pcmd:
-    name = "pcmd"
 
-    def __init__(self, bin_dir: Path, builtin: bool):
+    def __init__(self, bin_dir: Path, builtin: bool, latency_ms: int = 0):
         self.bin = bin_dir
         self.builtin = builtin
-        self.label = "pcmd, built-in sine" if builtin else "pcmd, pcmplay clients"
+        self.latency_ms = latency_ms
+        if builtin:
+            self.key, self.label = "pcmd-builtin", "pcmd, built-in sine"
+        elif latency_ms:
+            self.key, self.label = f"pcmd-latency{latency_ms}", f"pcmd, pcmplay --latency {latency_ms} clients"
+        else:
+            self.key, self.label = "pcmd", "pcmd, pcmplay clients"
 
     def start(self, setting: Setting, workdir: Path) -> Job:
         self.socket = workdir / "pcmd.sock"
@@ -239,7 +258,8 @@ class Pcmd:
         return self.job
 
     def start_clients(self, count: int, tone: Path, workdir: Path) -> list[Job]:
-        clients = [Job([self.bin / "pcmplay", "--quiet", "--socket", self.socket, "--name", f"bench{i}", tone],
+        clients = [Job([self.bin / "pcmplay", "--quiet", "--socket", self.socket, "--name", f"bench{i}",
+                        "--latency", str(self.latency_ms), tone],
                        workdir, f"client{i}") for i in range(count)]
         wait_until(lambda: self.job.stderr().count("stream opened") >= count, 60, f"{count} pcmplay streams")
         return clients
@@ -304,15 +324,21 @@ class PipeWire:
     own ports), and each pw-cat stream given its port configuration with pw-cli and linked with pw-link,
     the two things WirePlumber would otherwise do."""
 
-    name = "pipewire"
-    label = "PipeWire, pw-cat clients"
+    def __init__(self, own_buffer: bool = False):
+        # own_buffer: quantum N but PipeWire's own ALSA buffer (period N, the buffer it picks itself), the way
+        # PipeWire is meant to run; otherwise the device gets exactly N x periods like every other program.
+        self.own_buffer = own_buffer
+        self.key = "pipewire-ownbuffer" if own_buffer else "pipewire"
+        self.label = "PipeWire, quantum N, own ALSA buffer" if own_buffer else "PipeWire, pw-cat clients"
 
     def start(self, setting: Setting, workdir: Path) -> Job:
         clock = alsa = ""
         if setting.period is not None:
             n = setting.period
             clock = f"    default.clock.quantum = {n}\n    default.clock.min-quantum = {n}\n    default.clock.max-quantum = {n}\n"
-            alsa = f"        api.alsa.period-size = {n}\n        api.alsa.period-num = {setting.periods}\n"
+            alsa = f"        api.alsa.period-size = {n}\n"
+            if not self.own_buffer:
+                alsa += f"        api.alsa.period-num = {setting.periods}\n"
         conf = workdir / "pipewire.conf"
         conf.write_text(PIPEWIRE_CONF.format(clock=clock, alsa=alsa))
         runtime = workdir / "xdg"
@@ -368,7 +394,7 @@ class PipeWire:
 class Aplay:
     """No daemon: aplay -M playing the same file straight into the device (the floor)."""
 
-    name = "aplay"
+    key = "aplay"
     label = "aplay -M, no daemon"
 
     def start(self, setting: Setting, workdir: Path) -> None:
@@ -390,7 +416,7 @@ class Aplay:
 # --- one run ----------------------------------------------------------------------------------------------
 
 def measure(program, setting: Setting, clients: int, tone: Path, root: Path, results_root: Path) -> Outcome:
-    workdir = root / f"{program.name}{'-builtin' if getattr(program, 'builtin', False) else ''}-{setting.label}-{clients}"
+    workdir = root / f"{program.key}-{setting.label}-{clients}"
     workdir.mkdir(parents=True, exist_ok=True)
     outcome = Outcome(program.label, setting.label, clients)
     log(f"=== {program.label}, {setting.label}, {clients} client(s)")
@@ -412,10 +438,12 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
         measured = daemon or client_jobs[0]
         before, threads_before = cpu_ticks(measured.pid), thread_stats(measured.pid)
         clients_before = [cpu_ticks(c.pid) for c in client_jobs if daemon is not None]
+        first_client_before = thread_stats(client_jobs[0].pid) if daemon is not None and client_jobs else {}
         t0 = time.monotonic()
         time.sleep(WINDOW_SECONDS)
         after, threads_after = cpu_ticks(measured.pid), thread_stats(measured.pid)
         clients_after = [cpu_ticks(c.pid) for c in client_jobs if daemon is not None]
+        first_client_after = thread_stats(client_jobs[0].pid) if daemon is not None and client_jobs else {}
         t1 = time.monotonic()
         if not all(c.running() for c in client_jobs) or not measured.running():
             outcome.problem += " a client ended inside the window (slow start): not a steady window;"
@@ -423,12 +451,8 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
         outcome.cpu_ms_per_s = round((after - before) * 1000 / TICKS_PER_SECOND / seconds, 1)
         if clients_before:
             outcome.client_cpu_ms_per_s = round((sum(clients_after) - sum(clients_before)) * 1000 / TICKS_PER_SECOND / seconds, 1)
-        outcome.threads = {}
-        for name, (ticks, switches) in threads_after.items():
-            ticks_before, switches_before = threads_before.get(name, (0, 0))
-            if ticks > ticks_before or switches > switches_before:
-                outcome.threads[name] = (round((ticks - ticks_before) * 1000 / TICKS_PER_SECOND / seconds, 1),
-                                         round((switches - switches_before) / seconds))
+        outcome.threads = per_second(threads_before, threads_after, seconds)
+        outcome.client_threads = per_second(first_client_before, first_client_after, seconds)
         # The rest of the play: clients end by themselves; the built-in source plays as long as a client would.
         for job in client_jobs:
             if not job.wait(CLIENT_SECONDS * 3):
@@ -436,6 +460,9 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
         if not client_jobs:
             time.sleep(max(0.0, started + CLIENT_SECONDS - time.monotonic()))
         outcome.xruns, outcome.xruns_note = program.stop()
+        if isinstance(program, Pcmd) and client_jobs:
+            outcome.client_underruns = sum(int(m) for job in client_jobs
+                                           for m in re.findall(r"pcmplay: (\d+) underrun", job.stderr()))
         daemon = None
         outcome.capture_overruns = recorder.stop()
         outcome.clock_underruns = clock.stop()
@@ -467,6 +494,8 @@ def summary(o: Outcome) -> str:
     if o.client_cpu_ms_per_s is not None:
         parts.append(f"clients {o.client_cpu_ms_per_s} ms/s")
     parts.append(f"xruns {o.xruns}")
+    if o.client_underruns is not None:
+        parts.append(f"client underruns {o.client_underruns}")
     parts.append(f"capture: {o.breaks} breaks, {o.silent_runs} silent runs, amplitude {o.amplitude}")
     if o.capture_overruns or o.clock_underruns:
         parts.append(f"arecord overruns {o.capture_overruns}, clock underruns {o.clock_underruns}")
@@ -506,20 +535,23 @@ def xrun_table(outcomes: list[Outcome], programs: list[str], periods: list[int])
 
 def detail_table(outcomes: list[Outcome]) -> str:
     lines = ["| program | setting | period/buffer | clients | daemon ms/s | clients ms/s | xruns | capture breaks | silent runs | "
-             "amplitude | arecord overruns | clock underruns | problem |", "|---" * 13 + "|"]
+             "amplitude | client underruns | arecord overruns | clock underruns | problem |", "|---" * 14 + "|"]
     for o in outcomes:
         lines.append(f"| {o.program} | {o.setting} | {o.device} | {o.clients} | {o.cpu_ms_per_s} | {o.client_cpu_ms_per_s} | {o.xruns} | "
-                     f"{o.breaks} | {o.silent_runs} | {o.amplitude} | {o.capture_overruns} | {o.clock_underruns} | {o.problem.strip()} |")
+                     f"{o.breaks} | {o.silent_runs} | {o.amplitude} | {o.client_underruns} | {o.capture_overruns} | {o.clock_underruns} | {o.problem.strip()} |")
     return "\n".join(lines)
 
 
 def thread_table(outcomes: list[Outcome]) -> str:
+    def shown(threads: dict[str, tuple[float, float]]) -> str:
+        ranked = sorted(threads.items(), key=lambda kv: -kv[1][0])
+        return ", ".join(f"{name} {ms} ms/{wakeups} wakeups" for name, (ms, wakeups) in ranked)
     lines = []
     for o in outcomes:
         if o.threads and o.program.startswith(("pcmd", "PipeWire")):
-            ranked = sorted(o.threads.items(), key=lambda kv: -kv[1][0])
-            shown = ", ".join(f"{name} {ms} ms/{wakeups} wakeups" for name, (ms, wakeups) in ranked)
-            lines.append(f"- {o.program}, {o.setting}, {o.clients} client(s): {shown}")
+            lines.append(f"- {o.program}, {o.setting}, {o.clients} client(s): {shown(o.threads)}")
+            if o.client_threads:
+                lines.append(f"  - its first client: {shown(o.client_threads)}")
     return "\n".join(lines)
 
 
@@ -542,7 +574,10 @@ def main() -> int:
     tone = tone_file(runs / "tone.wav")
 
     pcmd_builtin, pcmd_clients, aplay = Pcmd(args.bin, True), Pcmd(args.bin, False), Aplay()
-    peers = [] if args.no_pipewire else [PipeWire()]
+    # The default client buffer (40 ms) is only 2 periods at period 1024: the same clients with 100 ms show
+    # how much of what the capture loses is the clients' buffer rather than the daemon.
+    pcmd_roomy = Pcmd(args.bin, False, latency_ms=100)
+    peers = [] if args.no_pipewire else [PipeWire(), PipeWire(own_buffer=True)]
     if peers and subprocess.run(["sh", "-c", "command -v pipewire pw-cat pw-link pw-cli pw-dump"],
                                 capture_output=True).returncode != 0:
         print("bench: PipeWire's programs are not installed (Debian: pipewire pipewire-bin)", file=sys.stderr)
@@ -557,8 +592,12 @@ def main() -> int:
             outcomes.append(measure(pcmd_builtin, setting, 1, tone, runs, args.out))
             for clients in (1, 4):
                 outcomes.append(measure(pcmd_clients, setting, clients, tone, runs, args.out))
+                if setting.period is not None:
+                    outcomes.append(measure(pcmd_roomy, setting, clients, tone, runs, args.out))
                 for peer in peers:
-                    outcomes.append(measure(peer, setting, clients, tone, runs, args.out))
+                    # At the defaults both PipeWire variants are the same configuration.
+                    if setting.period is not None or not peer.own_buffer:
+                        outcomes.append(measure(peer, setting, clients, tone, runs, args.out))
             outcomes.append(measure(aplay, setting, 1, tone, runs, args.out))
     periods = [int(p) for p in args.periods.split(",")]
     if args.only in (None, "xruns"):
@@ -569,7 +608,7 @@ def main() -> int:
                 if not any(o.program == program.label and o.setting == setting.label and o.clients == 1 for o in outcomes):
                     outcomes.append(measure(program, setting, 1, tone, runs, args.out))
 
-    programs = [pcmd_builtin.label, pcmd_clients.label, *[p.label for p in peers], aplay.label]
+    programs = [pcmd_builtin.label, pcmd_clients.label, pcmd_roomy.label, *[p.label for p in peers], aplay.label]
     report = []
     if args.only in (None, "cpu"):
         report += ["Daemon CPU (utime+stime of the daemon process over a steady 10 s window, per second; for aplay, "
