@@ -173,7 +173,14 @@ final class ConnectionCore: Sendable {
                     }
                 }
             } catch {
-                reason = error
+                var ending = error
+                if case .system(call: "send", errno: let code) = error, code == .brokenPipe || code == .connectionReset {
+                    // The daemon hung up while we were writing: its last words (an error event
+                    // with the reason) may still be waiting to be read. Read them, so the
+                    // disconnect carries the daemon's reason rather than EPIPE.
+                    if (try? receive(from: socket, into: &framer)) != nil { ending = .disconnected(nil) }
+                }
+                reason = ending
                 break loop
             }
         }
