@@ -485,7 +485,8 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
     kept.mkdir(parents=True, exist_ok=True)
     for path in workdir.glob("*.err"):
         (kept / path.name).write_bytes(path.read_bytes())
-    print(f"  {program.label:<24} {setting.label:>9} {clients} client(s): {summary(outcome)}", flush=True)
+    print(f"  {time.strftime('%H:%M:%S', time.gmtime())} {program.label:<24} {setting.label:>9} {clients} client(s): "
+          f"{summary(outcome)}", flush=True)
     return outcome
 
 
