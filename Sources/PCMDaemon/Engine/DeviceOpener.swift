@@ -78,6 +78,17 @@ public struct DeviceOpener: Sendable {
                 bufferFrames: sizing.bufferFrames, periodFrames: sizing.periodFrames,
                 periods: sizing.periods, integerPeriods: true)
             hardware = try pcm.configureHardware(request)
+        } catch {
+            throw .negotiate(error)
+        }
+        // A device whose sizes were already fixed (the other end of snd-aloop, a dmix) can hand
+        // back a single period: the mmap loop then has no slack at all and xruns every period.
+        guard hardware.periods >= 2 else {
+            throw .sizing("the device chose a \(hardware.bufferFrames.value)-frame buffer of "
+                + "\(hardware.periods) period(s) of \(hardware.periodFrames.value) frames; pcmd needs at least two periods "
+                + "(open this device with the same sizes as whatever holds it, or ask for a smaller --period)")
+        }
+        do {
             // Late playback plays silence, never a stale buffer again.
             software = try pcm.configureSoftware(SoftwareRequest(stopOnXrun: true, silenceAfterPlayed: direction == .playback))
         } catch {
