@@ -79,7 +79,7 @@ let package = Package(
         // The client side: an async library and the command-line tools built on it.
         .target(
             name: "PCMClient",
-            dependencies: ["PCMProtocol", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PCMProtocol", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP"], swiftSettings: strictSettings),
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol"], swiftSettings: strictSettings),
-        .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
+        .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMProtocol", "PCMBufferCore", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",
             dependencies: [

@@ -1,5 +1,7 @@
-// The client's only contact with the kernel: a connected AF_UNIX stream socket and a socket pair
-// that wakes the I/O thread (Glibc's Swift module exports neither eventfd nor pipe2). Every raw call lives here, returns a typed Errno, and retries EINTR.
+// The client's only contact with the daemon's socket: a connected AF_UNIX stream socket, polled
+// next to the connection's wake eventfd. Every raw call lives here, returns a typed Errno, and
+// retries EINTR. Sends use MSG_NOSIGNAL: a daemon that hangs up is an error to report, never a
+// SIGPIPE that kills the host application.
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -7,16 +9,12 @@
 import PCMProtocol
 import SystemPackage
 
-/// A connected, non-blocking Unix stream socket plus the wakeup pair that interrupts its poll.
+/// A connected, non-blocking Unix stream socket.
 ///
-/// Owns both descriptors and closes them when it goes away.
+/// Owns the descriptor and closes it when it goes away.
 struct ClientSocket: ~Copyable {
     /// The connected socket (non-blocking once connected).
     let socket: Int32
-    /// One end of the wakeup pair, polled next to the socket.
-    let wakeupReader: Int32
-    /// The other end: a byte written here wakes a thread blocked in ``wait(forWriting:)``.
-    let wakeup: Int32
 
     /// Connects to the daemon at `path`.
     static func connect(path: String) throws(PCMClientError) -> ClientSocket {
@@ -49,27 +47,15 @@ struct ClientSocket: ~Copyable {
             _ = Glibc.close(fd)
             throw .system(call: "fcntl", errno: error)
         }
-        var pipeEnds: [Int32] = [-1, -1]
-        let pairType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-        guard socketpair(AF_UNIX, pairType, 0, &pipeEnds) == 0 else {
-            let error = Errno.current
-            _ = Glibc.close(fd)
-            throw .system(call: "socketpair", errno: error)
-        }
         socket = fd
-        wakeupReader = pipeEnds[0]
-        wakeup = pipeEnds[1]
     }
 
     deinit {
-        // Errors from close are ignored because the descriptors are gone either way and
-        // there is nobody left to tell.
+        // An error from close is ignored: the descriptor is gone either way and nobody is left to tell.
         _ = Glibc.close(socket)
-        _ = Glibc.close(wakeupReader)
-        _ = Glibc.close(wakeup)
     }
 
-    /// What ``wait(forWriting:)`` saw.
+    /// What ``wait(forWriting:wake:)`` saw.
     struct Readiness {
         var readable = false
         var writable = false
@@ -77,33 +63,25 @@ struct ClientSocket: ~Copyable {
         var woken = false
     }
 
-    /// Blocks until the socket is readable (or writable, if asked) or the wakeup pair is signalled.
-    func wait(forWriting: Bool) throws(PCMClientError) -> Readiness {
-        var fds = [
+    /// Blocks until the socket is readable (or writable, if asked) or `wake` is signalled.
+    func wait(forWriting: Bool, wake: WakeEvent) throws(PCMClientError) -> Readiness {
+        var fds = (
             pollfd(fd: socket, events: Int16(POLLIN) | (forWriting ? Int16(POLLOUT) : 0), revents: 0),
-            pollfd(fd: wakeupReader, events: Int16(POLLIN), revents: 0),
-        ]
-        let result = fds.withUnsafeMutableBufferPointer { buffer in
-            retryingInterrupts { poll(buffer.baseAddress, 2, -1) }
+            pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0)
+        )
+        let result = withUnsafeMutableBytes(of: &fds) { raw in
+            retryingInterrupts { poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, -1) }
         }
         guard result >= 0 else { throw .system(call: "poll", errno: .current) }
         var readiness = Readiness()
-        readiness.readable = fds[0].revents & Int16(POLLIN) != 0
-        readiness.writable = fds[0].revents & Int16(POLLOUT) != 0
-        readiness.hangUp = fds[0].revents & Int16(POLLHUP | POLLERR) != 0
-        if fds[1].revents & Int16(POLLIN) != 0 {
-            var drain = [UInt8](repeating: 0, count: 64)
-            // Ignored: this only empties the wakeup pair; EAGAIN once it is empty is the expected end.
-            while drain.withUnsafeMutableBytes({ Glibc.read(wakeupReader, $0.baseAddress, 64) }) > 0 {}
+        readiness.readable = fds.0.revents & Int16(POLLIN) != 0
+        readiness.writable = fds.0.revents & Int16(POLLOUT) != 0
+        readiness.hangUp = fds.0.revents & Int16(POLLHUP | POLLERR) != 0
+        if fds.1.revents & Int16(POLLIN) != 0 {
+            wake.drain()
             readiness.woken = true
         }
         return readiness
-    }
-
-    /// Wakes a thread blocked in ``wait(forWriting:)``; safe from any thread.
-    static func wake(_ wakeup: Int32) {
-        var byte: UInt8 = 1
-        _ = Glibc.write(wakeup, &byte, 1)  // ignored: fails only when the pair is full, i.e. already woken
     }
 
     /// Reads into `buffer`; returns the byte count, 0 at end of stream, `nil` when it would block.

@@ -60,18 +60,17 @@ struct ConnectionState {
 final class ConnectionCore: Sendable {
     /// All mutable state. Held only for short, non-blocking sections.
     let state = Mutex(ConnectionState())
-    /// The write end of the socket's wakeup pair (owned by the socket, which outlives every use:
-    /// the I/O thread closes it only after ``ConnectionState/closed`` is set, and wakes after
-    /// that are harmless writes to a descriptor number nobody reads).
-    private let wakeupDescriptor: Int32
+    /// The I/O thread's doorbell. Owned here, not by the socket, so it stays open as long as
+    /// anyone can ring it: a wake after the connection ended is a harmless eventfd write.
+    private let wakeEvent: WakeEvent
 
-    private init(wakeupDescriptor: Int32) {
-        self.wakeupDescriptor = wakeupDescriptor
+    private init(wakeEvent: WakeEvent) {
+        self.wakeEvent = wakeEvent
     }
 
     /// Starts the I/O thread on `socket` and returns the core that talks to it.
     static func start(socket: consuming ClientSocket) throws(PCMClientError) -> ConnectionCore {
-        let core = ConnectionCore(wakeupDescriptor: socket.wakeup)
+        let core = ConnectionCore(wakeEvent: try WakeEvent())
         let transfer = Transfer(socket)
         try startThread { [core] in
             guard let socket = transfer.take() else { return }
@@ -82,8 +81,7 @@ final class ConnectionCore: Sendable {
 
     /// Wakes the I/O thread (to send queued bytes, or to stop).
     func wake() {
-        let closed = state.withLock { $0.closed != nil }
-        if !closed { ClientSocket.wake(wakeupDescriptor) }
+        wakeEvent.signal()
     }
 
     /// Closes the connection: pending calls fail with ``PCMClientError/disconnected(_:)``.
@@ -92,7 +90,7 @@ final class ConnectionCore: Sendable {
             state.closeRequested = true
             state.fail(.disconnected(nil))
         }
-        ClientSocket.wake(wakeupDescriptor)
+        wakeEvent.signal()
     }
 
     /// Sends a request and waits for its reply. A daemon `error` reply becomes ``PCMClientError/refused(_:)``.
@@ -165,7 +163,7 @@ final class ConnectionCore: Sendable {
                     }
                     sent += try result.get()
                 }
-                let readiness = try socket.wait(forWriting: sent < sending.count)
+                let readiness = try socket.wait(forWriting: sent < sending.count, wake: wakeEvent)
                 if readiness.readable || readiness.hangUp {
                     if let end = try receive(from: socket, into: &framer) {
                         reason = end

@@ -1,6 +1,9 @@
 // pcmctl: inspects and controls a running pcmd daemon: lists its devices and every client's
 // streams (format, latency, position, xruns, volume) and sets stream and master volumes.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import PCMBufferCore
 import PCMClient
@@ -30,7 +33,9 @@ struct ConnectionOptions: ParsableArguments {
     var socket: String?
 
     func connect() async throws -> PCMConnection {
-        try await PCMConnection.connect(path: socket, clientName: "pcmctl")
+        // No signal ends pcmctl: a daemon or a pipe that goes away is an error on that descriptor.
+        signal(SIGPIPE, SIG_IGN)
+        return try await PCMConnection.connect(path: socket, clientName: "pcmctl")
     }
 }
 

@@ -1,4 +1,7 @@
 // The pcmd command line: options and their help, the config file, then PCMDaemon does the rest.
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Logging
 import PCMDaemon
@@ -106,6 +109,9 @@ struct Pcmd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A peer or log reader that goes away is an error on that descriptor, never a signal
+        // that stops the daemon (every socket send also passes MSG_NOSIGNAL).
+        signal(SIGPIPE, SIG_IGN)
         if listDevices {
             print(DeviceListing.render())
             return

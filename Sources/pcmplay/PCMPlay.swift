@@ -83,6 +83,8 @@ struct PCMPlay: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A closed pipe or socket is an error to report, not a signal that kills the player.
+        signal(SIGPIPE, SIG_IGN)
         var reader = try openInput()
         let info = reader.info
         let format = StreamFormat(info.losslessLayout.format, rate: info.rate, channels: info.channels)

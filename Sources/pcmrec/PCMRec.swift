@@ -94,6 +94,9 @@ struct PCMRec: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A reader of standard output that goes away makes the write fail with EPIPE, which is
+        // reported, and the file so far is closed properly; no signal kills the recorder.
+        signal(SIGPIPE, SIG_IGN)
         guard let sampleFormat = SampleFormat(name: format) else { return }
         let streamFormat = StreamFormat(sampleFormat, rate: rate, channels: channels)
         signal(SIGINT) { _ in
