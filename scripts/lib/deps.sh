@@ -50,7 +50,9 @@ PCMD_HWTEST_PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static kmod alsa
 PCMD_VNG_VERSION=1.42
 
 # require_vng: makes `vng` (virtme-ng, from PyPI; Debian 12 has no package of it) available in a Python
-# venv of its own and sets PCMD_VNG to its path. Installing needs no root, only the network access to PyPI.
+# venv of its own, sets PCMD_VNG to its path and puts the venv's bin/ first on PATH: vng runs its helpers
+# (virtme-run, virtme-init's tools) by name through the shell, so they must be found there, not on whatever
+# PATH the caller happens to have. Installing needs no root, only the network access to PyPI.
 require_vng() {
     local venv="${PCMD_HWTEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pcmd/virtme-ng-$PCMD_VNG_VERSION}"
     PCMD_VNG="$venv/bin/vng"
@@ -75,5 +77,6 @@ require_vng() {
             echo "pcmd: $PCMD_VNG was installed but does not run" >&2
             exit 1
         }
-    ) 9>"$venv.lock"
+    ) 9>"$venv.lock" || return 1
+    export PATH="$venv/bin:$PATH"
 }

@@ -37,8 +37,13 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
             source = UnsafeRawBufferPointer(region.interleavedBytes)
         }
         let now = MonotonicClock.nanoseconds()
+        var attached = false
+        // New frames in the rings: the socket server sends them on this signal.
+        defer { if attached { slots.progress.signal() } }
         for slot in slots.slots {
-            guard let (ring, state) = slot.ringForPeriod(), state == .active else { continue }
+            guard let (ring, state) = slot.ringForPeriod() else { continue }
+            attached = true
+            guard state == .active else { continue }
             guard ring.writableFrames >= frames else {
                 let count = slot.overrunCount.add(1, ordering: .relaxed).newValue
                 events.report(.clientOverrun, value: Int64(slot.index), position: Int64(count))

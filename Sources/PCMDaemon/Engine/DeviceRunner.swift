@@ -159,6 +159,10 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
             }
             // Whole periods only; a region may end early at the ring's wrap, so loop on it.
             var todo = FrameCount(avail.value - avail.value % period.value)
+            // A device that does not pace itself (the null PCM) always reports its whole buffer
+            // free: move one period per due time, as a card would, not the whole buffer at once
+            // (which made every client need a whole device buffer queued at each wakeup).
+            if pacing != nil, started { todo = min(todo, period) }
             while todo.value > 0 {
                 let result = device.pcm.mmapTransfer(maxFrames: todo) { region in
                     processor.process(region)

@@ -58,12 +58,18 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         // One stream at full volume (the common case: one player) is a plain copy; silence is a
         // fill. Only a real mix of several streams, or a volume, goes through the mixer.
         var contributing = 0
+        var attached = false
         var only: StreamSlot?
         for slot in slots.slots {
-            guard let (_, state) = slot.ringForPeriod(), state == .active || state == .draining else { continue }
+            guard let (_, state) = slot.ringForPeriod() else { continue }
+            attached = true
+            guard state == .active || state == .draining else { continue }
             contributing += 1
             only = slot
         }
+        // Space freed in the rings: the socket server grants credits on this signal (one eventfd
+        // write, never blocking; nothing at all while no stream is attached).
+        defer { if attached { slots.progress.signal() } }
         let destination = nonInterleavedStaging.map { UnsafeMutableRawBufferPointer(rebasing: $0[..<(frames.value * slots.layout.bytesPerFrame)]) }
             ?? region.interleavedBytes
         if contributing == 1, let only, only.volume == .unity, master == .unity {

@@ -2,6 +2,9 @@
 // is a substream of a virtual "clients" PCM in PCMBufferCore whose buffers are preallocated at
 // startup, so opening a stream reuses memory that already exists and closing one keeps it for
 // the next: the audio thread only ever sees rings that were built before it looks at them.
+#if canImport(Glibc)
+import Glibc
+#endif
 import PCMBufferCore
 import Synchronization
 
@@ -15,6 +18,8 @@ public enum SlotError: Error, Equatable, CustomStringConvertible {
     case invalidBuffer(frames: Int, period: Int)
     /// The allocator refused.
     case memory(String)
+    /// A system call failed while building the table.
+    case system(call: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -22,6 +27,7 @@ public enum SlotError: Error, Equatable, CustomStringConvertible {
         case .bufferTooLarge(let frames, let maximum): "a \(frames)-frame buffer is larger than the \(maximum)-frame maximum"
         case .invalidBuffer(let frames, let period): "invalid buffer of \(frames) frames with \(period)-frame periods"
         case .memory(let text): "stream memory: \(text)"
+        case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
         }
     }
 }
@@ -41,6 +47,10 @@ public final class SlotTable: Sendable {
     /// Set by the audio thread around each period's processing, so a closing owner knows
     /// whether it may be looking at a ring.
     let insidePeriod = Atomic<Bool>(false)
+    /// Rung by the audio thread after every period in which a stream was attached. The socket
+    /// server grants credits and moves capture audio when it rings, so its pace is the device's
+    /// own: a timer of its own drifted against the device and granted credits up to a period late.
+    public let progress: Wakeup
 
     /// Registers `count` substreams on `card` (a virtual card for clients) and preallocates
     /// `maximumFrames` frames of `layout` for each.
@@ -50,6 +60,12 @@ public final class SlotTable: Sendable {
         self.layout = layout
         self.maximumFrames = maximumFrames
         self.direction = direction
+        do throws(DaemonError) {
+            progress = try Wakeup()
+        } catch {
+            if case .system(let call, let code) = error { throw .system(call: call, errno: code) }
+            throw .memory("\(error)")
+        }
         let bytes = layout.bytes(for: FrameCount(maximumFrames))
         do {
             try allocator.addPCM(card: card, device: 0,

@@ -154,6 +154,9 @@ extension SocketServer {
         return nil
     }
 
+    /// The smallest client buffer, in device periods.
+    static var minimumClientPeriods: Int { 3 }
+
     /// Claims slots and builds the conversion for a new stream.
     func openStream(_ request: OpenStream) throws(StreamOpenFailure) -> ServerStream {
         guard totalStreams < configuration.maxStreams else { throw .tooManyStreams(limit: configuration.maxStreams) }
@@ -165,7 +168,10 @@ extension SocketServer {
         let clientPeriod = max(1, ratio.clientFrames(fromDevice: engine.periodFrames))
         let latency = request.latencyMicroseconds == 0 ? configuration.defaultLatencyMicroseconds : request.latencyMicroseconds
         var bufferFrames = (Int(latency) * request.format.rate + 999_999) / 1_000_000
-        bufferFrames = max(2 * clientPeriod, (bufferFrames + clientPeriod - 1) / clientPeriod * clientPeriod)
+        // Never under three device periods: credits come once per period, so a client then always
+        // has two periods of audio queued while it is told to send the next one. With two, one late
+        // wakeup of the client (a busy machine, an emulated one) was an underrun.
+        bufferFrames = max(Self.minimumClientPeriods * clientPeriod, (bufferFrames + clientPeriod - 1) / clientPeriod * clientPeriod)
         // Leave room in the slot for the converter's output block and one device period.
         let maximumFrames = min(engine.playback?.slots.maximumFrames ?? .max, engine.capture?.slots.maximumFrames ?? .max)
         let usable = max(maximumFrames - 1100 - 2 * engine.periodFrames, engine.periodFrames)

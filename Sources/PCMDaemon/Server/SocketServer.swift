@@ -1,7 +1,8 @@
 // The socket side of the daemon: one thread running a poll() loop over the listening socket and
 // every client (sndio's file.c shape). It accepts and vets connections, reads and answers
-// messages, and once per device period pumps every stream: credits and clock out, capture audio
-// out, drains completed. It meets the audio threads only through the slot rings and atomics, so
+// messages, and each time an audio thread finishes a period with streams attached (its slot
+// table's progress eventfd) pumps every stream: credits and clock out, capture audio out,
+// drains completed. It meets the audio threads only through the slot rings and atomics, so
 // nothing it does (or any client does to it) can block or disturb audio.
 
 #if canImport(Glibc)
@@ -27,8 +28,9 @@ public final class SocketServer: @unchecked Sendable {
     private let finishedFlag = Atomic<Bool>(false)
     var sessions: [Int32: ClientSession] = [:]
     var nextStream: UInt32 = 1
-    /// Period of the server's tick, in nanoseconds: one device period.
-    private let tickNanoseconds: UInt64
+    /// How long poll() may sleep while clients are connected and no device makes progress (a card
+    /// that is gone): stall and close deadlines are checked at least this often.
+    private static let deadlineCheckMilliseconds: Int32 = 250
 
     public init(listener: consuming ClientListener, engine: ServerEngine, configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
         let event = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -38,7 +40,6 @@ public final class SocketServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         wakeup = event
-        tickNanoseconds = UInt64(max(1, engine.periodFrames)) * 1_000_000_000 / UInt64(max(1, engine.rate))
     }
 
     deinit { close(wakeup) }
@@ -61,42 +62,45 @@ public final class SocketServer: @unchecked Sendable {
                                                     "socket.access": "\(configuration.policy)"])
         var descriptors: [pollfd] = []
         var order: [Int32] = []
-        var nextTick = MonotonicClock.nanoseconds()
+        // The audio threads' progress signals: the tick's clock.
+        let progress = [engine.playback?.slots.progress.fd, engine.capture?.slots.progress.fd].compactMap { $0 }
+        let fixed = 2 + progress.count
         while !stopRequested.load(ordering: .acquiring) {
             descriptors.removeAll(keepingCapacity: true)
             order.removeAll(keepingCapacity: true)
             descriptors.append(pollfd(fd: wakeup, events: Int16(POLLIN), revents: 0))
             descriptors.append(pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0))
+            for fd in progress { descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             for (fd, session) in sessions {
                 let events = Int16(session.phase == .closing ? 0 : POLLIN) | Int16(session.wantsToWrite ? POLLOUT : 0)
                 descriptors.append(pollfd(fd: fd, events: events, revents: 0))
                 order.append(fd)
             }
-            let now = MonotonicClock.nanoseconds()
-            // With no clients there is nothing to tick: sleep until one connects or a stop wakes us.
-            let idle = sessions.isEmpty
-            let timeout = idle ? -1 : nextTick > now ? Int32(min((nextTick - now) / 1_000_000 + 1, 1000)) : 0
+            // With no clients there are no deadlines: sleep until one connects or a stop wakes us.
+            let timeout = sessions.isEmpty ? -1 : Self.deadlineCheckMilliseconds
             _ = poll(&descriptors, nfds_t(descriptors.count), timeout)  // EINTR: just go round again
-            if idle { nextTick = MonotonicClock.nanoseconds() }
 
             if descriptors[0].revents != 0 {
                 var value: UInt64 = 0
                 _ = read(wakeup, &value, 8)  // resets the eventfd; the loop condition reads the flag
             }
             if descriptors[1].revents & Int16(POLLIN) != 0 { acceptClients() }
+            var tickDue = false
+            for index in 2..<fixed where descriptors[index].revents != 0 {
+                var value: UInt64 = 0
+                _ = read(descriptors[index].fd, &value, 8)  // resets the eventfd: one tick however many periods passed
+                tickDue = true
+            }
             let current = MonotonicClock.nanoseconds()
             for (index, fd) in order.enumerated() {
                 guard let session = sessions[fd] else { continue }
-                let revents = descriptors[index + 2].revents
+                let revents = descriptors[index + fixed].revents
                 if revents & Int16(POLLIN) != 0 { serviceInput(session, now: current) }
                 if revents & Int16(POLLERR | POLLHUP) != 0, revents & Int16(POLLIN) == 0 {
                     drop(session, reason: "hung up")
                 }
             }
-            if current >= nextTick {
-                tick(now: current)
-                nextTick = current + tickNanoseconds
-            }
+            if tickDue { tick(now: current) }
             flushAll(now: MonotonicClock.nanoseconds())
         }
         shutDown()

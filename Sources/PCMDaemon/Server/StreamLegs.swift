@@ -91,13 +91,23 @@ final class PlaybackLeg {
         ratio.clientFrames(fromDevice: ring.readableFrames.value + spillFrames + Int(converter.delay.rounded(.up)))
     }
 
+    /// Client frames converted and waiting in the ring or the spill: what the device will play
+    /// before anything sent now. Credits keep this at the client's buffer; the resampler's delay
+    /// is not part of it, or a resampled stream's ring would hold a buffer minus 12-18 ms (libsoxr
+    /// releases output in blocks) and run dry at three periods.
+    var convertedClientFrames: Int {
+        ratio.clientFrames(fromDevice: ring.readableFrames.value + spillFrames)
+    }
+
     /// Credits the client holds but has not used.
     var outstanding: Int { granted - received }
 
-    /// New credits to grant now (0 when less than a period's worth is free, except the first grant).
+    /// New credits to grant now (0 when less than half a period is free, except the first grant).
+    /// Half, not a whole period: the resampler's delay counts as queued, so after a device period
+    /// a resampled stream frees slightly less than a client period and would wait a second one.
     func takeGrant() -> Int {
-        let free = bufferFrames - outstanding - queuedClientFrames
-        guard free > 0, free >= periodFrames || granted == 0 else { return 0 }
+        let free = bufferFrames - outstanding - convertedClientFrames
+        guard free > 0, 2 * free >= periodFrames || granted == 0 else { return 0 }
         granted += free
         return free
     }

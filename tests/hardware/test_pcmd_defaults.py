@@ -1,0 +1,75 @@
+# What a new user gets, on real drivers: pcmd started with no option but the card, and pcmplay with no option
+# at all (device period 1024 x 3, the daemon's default client buffer). A 60 s file must play in 60 s with no
+# client underrun and no device xrun, at 48 kHz and at 44.1 kHz (most music; resampled by the daemon), alone
+# and with eight players at once. Before the socket server's credits were paced by the audio thread, a 10 s
+# 44.1 kHz file took 12.7-13.1 s here with 213-259 underruns, and no test saw it because every other client
+# test asks for 300-500 ms. Timing in this guest is real time (its clock is the host's); the checks allow
+# for startup and the buffers, and count underruns and xruns exactly.
+import time
+
+import hwlib
+from test_pcmd_clients import _device_xruns, _pcmctl
+
+SECONDS = 60
+# The players' own buffer plus the device's (~130 ms), start-up of the processes in an emulated machine and
+# the drain. Each underrun would add a period of silence (21 ms) on top of being counted.
+ALLOWED_LATENESS = 4.0
+
+
+def _pcmd_at_defaults(t, card: hwlib.Card, socket) -> hwlib.Background:
+    """pcmd on `card` with no option that changes its sizes; returns once it serves `socket`."""
+    daemon = hwlib.start([str(t.product("pcmd")), "--device", card.hw(0), "--socket", str(socket)])
+    deadline = time.monotonic() + 60
+    while hwlib.run(_pcmctl(t, socket, "devices"), check=False, timeout=60).returncode != 0:
+        if not daemon.running():
+            result = daemon.wait(check=False)
+            hwlib.fail(f"pcmd exited with status {result.returncode} before serving clients:\n{result.stderr[-3000:]}")
+        if time.monotonic() > deadline:
+            hwlib.fail(f"pcmd did not serve {socket} within 60 s")
+        time.sleep(0.2)
+    return daemon
+
+
+def _play_at_defaults(t, rates: list[int]) -> None:
+    """Plays one SECONDS-long file per rate at once on snd-dummy; checks time, underruns and xruns."""
+    card = hwlib.load_driver("snd-dummy")
+    socket = t.tmp / "socket"
+    paths = [hwlib.write_wav(t.tmp / f"music{i}-{rate}.wav", hwlib.sine(220 * (i + 1), SECONDS, rate=rate, amplitude=0.05))
+             for i, rate in enumerate(rates)]
+    daemon = _pcmd_at_defaults(t, card, socket)
+    started = time.monotonic()
+    players = [hwlib.start([str(t.product("pcmplay")), "--socket", str(socket), str(path)]) for path in paths]
+    failures = []
+    for i, player in enumerate(players):
+        result = player.wait(timeout=SECONDS + 120, check=False)
+        took = time.monotonic() - started
+        what = f"player {i + 1} of {len(players)} ({rates[i]} Hz)"
+        t.log(f"{what}: {took:.2f} s, status {result.returncode}, stderr {result.stderr.strip()!r}")
+        if result.returncode != 0:
+            failures.append(f"{what} exited with {result.returncode}: {result.stderr.strip()}")
+        if result.stderr.strip():
+            # pcmplay reports its stream's underruns on stderr, even off a terminal.
+            failures.append(f"{what}: {result.stderr.strip()}")
+        if took > SECONDS + ALLOWED_LATENESS:
+            failures.append(f"{what} took {took:.2f} s for a {SECONDS} s file")
+    stopped = daemon.stop(check=True)
+    xruns = _device_xruns(stopped.stderr, "playback")
+    t.log(f"device xruns: {xruns}")
+    if xruns:
+        failures.append(f"{xruns} device xruns")
+    hwlib.check(not failures, "; ".join(failures))
+
+
+@hwlib.timeout(300)
+def test_dummy_one_pcmplay_48k_60s_at_defaults(t):
+    _play_at_defaults(t, [48000])
+
+
+@hwlib.timeout(300)
+def test_dummy_one_pcmplay_44k_60s_at_defaults(t):
+    _play_at_defaults(t, [44100])
+
+
+@hwlib.timeout(420)
+def test_dummy_eight_pcmplay_60s_at_defaults(t):
+    _play_at_defaults(t, [48000, 44100] * 4)
