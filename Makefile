@@ -33,12 +33,17 @@ MAN_PAGE := docs/pcmd.8
 UNIT_BINDIR := /usr/local/bin
 UNIT_CONFDIR := /etc/pcmd
 
-.PHONY: all build install uninstall test test-fast clean
+.PHONY: all deps build install uninstall test test-fast clean
 
 all: build
 
+# The Debian -dev packages the build needs: installed when run as root, named (with the apt-get line)
+# otherwise, so a fresh machine fails with what to do rather than a linker error.
+deps:
+	bash -c '. scripts/lib/deps.sh && require_swift && require_packages "$${PCMD_BUILD_PACKAGES[@]}"'
+
 # One product per call: `swift build` honours only the last of several --product options.
-build:
+build: deps
 	for program in $(PROGRAMS); do $(SWIFT) build -c $(CONFIGURATION) $(SWIFT_BUILD_FLAGS) --product $$program || exit 1; done
 
 # Asked at recipe time, after the build, so that the path matches the configuration built.

@@ -102,7 +102,10 @@ struct PCMPlay: AsyncParsableCommand {
         }
 
         let display = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressDisplay(format: format, totalFrames: info.frames?.value)
-        let chunkFrames = max(stream.granted.buffer.periodFrames, 1024)
+        // One client period per write: the daemon grants about that much each device period, so
+        // each grant is one write and one wait. A larger chunk (it was at least 1024 frames) made
+        // every write of a resampled stream wait for two grants, doubling the player's wakeups.
+        let chunkFrames = max(stream.granted.buffer.periodFrames, 1)
         var chunk = [UInt8](repeating: 0, count: chunkFrames * format.bytesPerFrame)
         var meter = PeakMeter(format: format.sampleFormat)
         while true {

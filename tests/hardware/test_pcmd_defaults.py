@@ -5,7 +5,9 @@
 # 44.1 kHz file took 12.7-13.1 s here with 213-259 underruns, and no test saw it because every other client
 # test asks for 300-500 ms. Timing in this guest is real time (its clock is the host's); the checks allow
 # for startup and the buffers, and count underruns and xruns exactly.
+import os
 import time
+from pathlib import Path
 
 import hwlib
 from test_pcmd_clients import _device_xruns, _pcmctl
@@ -30,6 +32,21 @@ def _pcmd_at_defaults(t, card: hwlib.Card, socket) -> hwlib.Background:
     return daemon
 
 
+def _thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each thread of process `pid`, by thread name (summed over equal names)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 def _play_at_defaults(t, rates: list[int]) -> None:
     """Plays one SECONDS-long file per rate at once on snd-dummy; checks time, underruns and xruns."""
     card = hwlib.load_driver("snd-dummy")
@@ -52,6 +69,8 @@ def _play_at_defaults(t, rates: list[int]) -> None:
             failures.append(f"{what}: {result.stderr.strip()}")
         if took > SECONDS + ALLOWED_LATENESS:
             failures.append(f"{what} took {took:.2f} s for a {SECONDS} s file")
+    cpu = _thread_cpu(daemon.pid)
+    t.log("pcmd CPU per thread over the run: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in sorted(cpu.items())))
     stopped = daemon.stop(check=True)
     xruns = _device_xruns(stopped.stderr, "playback")
     t.log(f"device xruns: {xruns}")

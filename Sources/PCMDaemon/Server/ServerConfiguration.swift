@@ -12,8 +12,10 @@ public struct ServerConfiguration: Sendable {
     public var maxStreams: Int
     /// Most connected clients at once; more are refused with an error.
     public var maxClients = 128
-    /// The buffer a client gets when it asks for latency 0, in microseconds.
-    public var defaultLatencyMicroseconds: UInt32 = 40_000
+    /// The buffer a client gets when it asks for latency 0, in microseconds: 100 ms, as pw-cat
+    /// asks of PipeWire. A client that does not say what it needs is a player, for which a glitch
+    /// costs far more than 100 ms of latency; a client that needs less asks for it.
+    public var defaultLatencyMicroseconds: UInt32 = 100_000
     /// How long a client may leave its queued messages unread before it is disconnected.
     public var stallTimeoutSeconds: Double = 5
     /// The daemon's name in `welcome`.

@@ -102,12 +102,17 @@ final class PlaybackLeg {
     /// Credits the client holds but has not used.
     var outstanding: Int { granted - received }
 
-    /// New credits to grant now (0 when less than half a period is free, except the first grant).
-    /// Half, not a whole period: the resampler's delay counts as queued, so after a device period
-    /// a resampled stream frees slightly less than a client period and would wait a second one.
+    /// The least free space worth a grant: half a client period, or, for a buffer of more than three
+    /// periods, all but three periods of it. The client is then woken once its queue is down to
+    /// three periods (not every period): fewer wakeups for a large buffer, and still three periods of
+    /// margin. Never a whole period for small buffers: after a device period a resampled stream
+    /// frees slightly less than a client period and would wait for a second one.
+    var grantThreshold: Int { max((periodFrames + 1) / 2, bufferFrames - 3 * periodFrames) }
+
+    /// New credits to grant now (0 below ``grantThreshold``, except the first grant).
     func takeGrant() -> Int {
         let free = bufferFrames - outstanding - convertedClientFrames
-        guard free > 0, 2 * free >= periodFrames || granted == 0 else { return 0 }
+        guard free > 0, free >= grantThreshold || granted == 0 else { return 0 }
         granted += free
         return free
     }
