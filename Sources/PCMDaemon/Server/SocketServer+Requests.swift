@@ -87,7 +87,7 @@ extension SocketServer {
                 }
                 logger.info("stream opened", metadata: [
                     "stream.id": "\(stream.id.rawValue)", "stream.mode": "\(stream.mode)", "stream.format": "\(stream.format)",
-                    "stream.buffer": "\(stream.buffer.bufferFrames)", "client.name": "\(session.clientName)",
+                    "stream.buffer": "\(stream.buffer.bufferFrames)", "stream.name": "\(stream.name)", "client.name": "\(session.clientName)",
                 ])
             } catch {
                 switch error {
