@@ -121,13 +121,18 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let tooSlow = ErrorCode(rawValue: 16)
     /// The daemon hit an internal limit or failure that is not the client's fault.
     public static let internalError = ErrorCode(rawValue: 17)
+    /// The daemon's connection limit, or the connecting user's share of it, is reached.
+    public static let tooManyClients = ErrorCode(rawValue: 18)
+    /// The client did not complete `hello`, or a message it had begun, within the daemon's
+    /// deadline; its connection is closed.
+    public static let timedOut = ErrorCode(rawValue: 19)
 
     /// Every code this version names, in numeric order.
     public static let known: [ErrorCode] = [
         .malformedMessage, .unsupportedVersion, .unknownMessageType, .payloadTooLarge,
         .unexpectedMessage, .accessDenied, .unsupportedFormat, .tooManyStreams, .noSuchStream,
         .noSuchDevice, .creditExceeded, .misalignedData, .invalidArgument, .deviceUnavailable,
-        .shuttingDown, .tooSlow, .internalError,
+        .shuttingDown, .tooSlow, .internalError, .tooManyClients, .timedOut,
     ]
 
     /// A short name for logs and tool output (`code 99` for codes this version does not name).
@@ -150,6 +155,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case 15: "shutting down"
         case 16: "too slow"
         case 17: "internal error"
+        case 18: "too many clients"
+        case 19: "timed out"
         default: "code \(rawValue)"
         }
     }

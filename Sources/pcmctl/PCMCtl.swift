@@ -155,7 +155,7 @@ struct MasterVolumeCommand: AsyncParsableCommand {
         let target = device == 0 ? devices.first : devices.first { $0.id.rawValue == device }
         guard let target else { throw ValidationError("no device \(device) (see `pcmctl devices`)") }
         guard level != nil || mute != nil else {
-            print("\(target.name): \(target.masterVolume)")
+            print("\(DisplayText.escaped(target.name)): \(target.masterVolume)")
             return
         }
         let volume = Volume(
@@ -163,7 +163,7 @@ struct MasterVolumeCommand: AsyncParsableCommand {
             muted: mute.map { $0 == .mute } ?? target.masterVolume.muted
         )
         try await pcm.setMasterVolume(volume, device: AudioDeviceID(device))
-        print("\(target.name): \(volume)")
+        print("\(DisplayText.escaped(target.name)): \(volume)")
     }
 }
 

@@ -1,5 +1,9 @@
 // Plain-text tables for pcmctl's listings: left-aligned columns sized to their widest cell,
-// and the few number formats the listings use.
+// and the few number formats the listings use. Cells hold names other clients chose, so each
+// cell is escaped (DisplayText): a newline or TAB in a name cannot break the table, and an
+// ESC cannot reach the terminal of whoever runs pcmctl.
+
+import PCMProtocol
 
 /// A table of text cells printed with aligned columns.
 struct Table {
@@ -7,7 +11,8 @@ struct Table {
 
     init(_ header: [String]) { rows = [header] }
 
-    mutating func add(_ row: [String]) { rows.append(row) }
+    /// Adds a row; every cell is made one line of printable text first.
+    mutating func add(_ row: [String]) { rows.append(row.map { DisplayText.escaped($0) }) }
 
     /// The table as lines, columns separated by two spaces, trailing spaces removed.
     func render() -> String {

@@ -76,6 +76,16 @@ struct Pcmd: AsyncParsableCommand {
     @Option(name: .customLong("max-streams"), help: "Most client streams served at once. Default: 32.")
     var maxStreams: Int?
 
+    @Option(name: .customLong("max-clients"), help: ArgumentHelp(
+        "Most client connections at once, all users together. Default: 128.",
+        discussion: "A connection that sends no hello within 5 s is closed, so idle ones cannot hold places."))
+    var maxClients: Int?
+
+    @Option(name: .customLong("max-clients-per-user"), help: ArgumentHelp(
+        "Most connections one user (uid) may hold at once. Default: a quarter of --max-clients, at least 4.",
+        discussion: "Keeps one local user from taking every place; raise it for a per-user daemon with many clients."))
+    var maxClientsPerUser: Int?
+
     @Option(name: .customLong("allow-users"), help: ArgumentHelp(
         "More users allowed to connect: comma-separated names or uids.",
         discussion: "Always allowed: the daemon's own user and root; for the system daemon also the audio group."))
@@ -148,7 +158,8 @@ struct Pcmd: AsyncParsableCommand {
             ("period", period.map(String.init)), ("periods", periods.map(String.init)),
             ("buffer", buffer.map(String.init)), ("prealloc", prealloc.map(String.init)),
             ("source", source), ("sink", sink), ("socket", socket),
-            ("max-streams", maxStreams.map(String.init)), ("rt-priority", rtPriority.map(String.init)),
+            ("max-streams", maxStreams.map(String.init)), ("max-clients", maxClients.map(String.init)),
+            ("max-clients-per-user", maxClientsPerUser.map(String.init)), ("rt-priority", rtPriority.map(String.init)),
             ("allow-users", allowUsers), ("allow-groups", allowGroups),
         ]
         for case let (key, value?) in given { fromCommandLine.set(key, value) }

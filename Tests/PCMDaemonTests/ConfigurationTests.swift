@@ -27,6 +27,8 @@ struct ConfigurationTests {
             source = sine:440:0.25
             sink = file:/tmp/x.wav
             max-streams = 8
+            max-clients = 64
+            max-clients-per-user = 20
             rt-priority = 0
             """
         let config = try ConfigurationSettings(parsing: text, file: "t.conf").configuration()
@@ -36,6 +38,28 @@ struct ConfigurationTests {
         #expect(config.mode == .duplex && config.maxStreams == 8 && config.realtimePriority == 0)
         #expect(config.source == .sine(frequency: 440, amplitude: 0.25))
         #expect(config.sink == .file(path: "/tmp/x.wav"))
+        #expect(config.maxClients == 64 && config.maxClientsPerUser == 20)
+    }
+
+    @Test("the connection limits: 128 in all by default, a quarter per user but at least 4, never more than in all")
+    func connectionLimits() throws {
+        let defaults = try ConfigurationSettings().configuration()
+        #expect(defaults.maxClients == 128 && defaults.maxClientsPerUser == nil)
+        var server = ServerConfiguration(policy: .userDaemon(), maxStreams: 32)
+        #expect(server.maxClients == 128 && server.clientsPerUser == 32)
+        server.maxClients = 8
+        #expect(server.clientsPerUser == 4)
+        server.maxClients = 2
+        #expect(server.clientsPerUser == 2)
+        server.maxClients = 100
+        server.maxClientsPerUser = 100
+        #expect(server.clientsPerUser == 100)
+        var settings = ConfigurationSettings()
+        settings.set("max-clients", "10")
+        settings.set("max-clients-per-user", "11")
+        #expect(throws: ConfigurationError.invalidValue(key: "max-clients-per-user", value: "11", expected: "1 to max-clients (10) connections")) {
+            try settings.configuration()
+        }
     }
 
     @Test("the command line overrides the file")
@@ -62,7 +86,7 @@ struct ConfigurationTests {
 
     @Test("values out of range are rejected with the key and value", arguments: [
         ("rate", "999"), ("rate", "abc"), ("channels", "0"), ("period", "15"), ("periods", "1"),
-        ("max-streams", "0"), ("rt-priority", "100"), ("format", "s8"), ("mode", "loop"), ("prealloc", "1000"),
+        ("max-streams", "0"), ("max-clients", "0"), ("max-clients", "4097"), ("max-clients-per-user", "0"), ("rt-priority", "100"), ("format", "s8"), ("mode", "loop"), ("prealloc", "1000"),
     ])
     func rangeErrors(key: String, value: String) {
         var settings = ConfigurationSettings()

@@ -70,8 +70,12 @@ struct ToolProcess {
     /// Starts `tool` with `arguments`; `input`, when given, is written to its standard input
     /// (then closed) from another thread, so a tool that reads slowly cannot deadlock the test.
     static func start(_ tool: String, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:]) throws -> ToolProcess {
+        try start(executable(tool), arguments, input: input, environment: environment)
+    }
+
+    private static func start(_ executable: URL, _ arguments: [String], input: Data?, environment: [String: String]) throws -> ToolProcess {
         let process = Process()
-        process.executableURL = executable(tool)
+        process.executableURL = executable
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
         merged["PCMD_SOCKET"] = nil  // only what the test passes decides which daemon is used
@@ -94,6 +98,12 @@ struct ToolProcess {
         // Collected from the start, so a tool writing a lot to a pipe is never blocked by the test.
         return ToolProcess(process: process, output: PipeCollector(stdoutPipe.fileHandleForReading),
                            errors: PipeCollector(stderrPipe.fileHandleForReading))
+    }
+
+    /// Runs the program at `path` (not one of the tools: e.g. a wrapper that runs a tool as
+    /// another user) to completion within `timeout` seconds.
+    static func run(_ path: String, arguments: [String], timeout: Double = 30) throws -> (status: Int32, stdout: Data, stderr: String) {
+        try start(URL(fileURLWithPath: path), arguments, input: nil, environment: [:]).wait(timeout: timeout)
     }
 
     /// Runs `tool` to completion within `timeout` seconds.

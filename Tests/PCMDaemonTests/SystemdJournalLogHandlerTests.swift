@@ -110,6 +110,20 @@ struct SystemdJournalLogHandlerTests {
         #expect(text == "<3>pcmd: xrun (error: EPIPE) device=hw:0,0 empty=\"\" eq=\"a=b\" status=\"under run\"\n")
     }
 
+    @Test("control characters in metadata and error texts are escaped: one message stays one line")
+    func controlCharactersEscaped() throws {
+        struct Failure: Error, CustomStringConvertible { var description: String { "peer said \u{1B}]0;pwned\u{07}\n<2>pcmd: fake" } }
+        let text = try written(style: .journal) { logger in
+            logger.info("client disconnected", metadata: ["client.name": "evil\n<3>pcmd: forged\r\t\0\u{1B}[31m\u{7F}\u{85}\u{2028}\u{2029}"])
+            logger.error("refused", error: Failure())
+        }
+        #expect(text == #"""
+            <6>pcmd: client disconnected client.name="evil\n<3>pcmd: forged\r\t\u{0}\u{1B}[31m\u{7F}\u{85}\u{2028}\u{2029}"
+            <3>pcmd: refused (error: peer said \u{1B}]0;pwned\u{7}\n<2>pcmd: fake)
+
+            """#)
+    }
+
     @Test("messages below the log level are not written")
     func levelFilter() throws {
         let text = try written(style: .journal, level: .warning) { logger in

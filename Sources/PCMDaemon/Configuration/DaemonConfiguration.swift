@@ -120,6 +120,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var socketPath: String?
     /// Most client streams served at once.
     public var maxStreams: Int = 32
+    /// Most client connections at once (every user together).
+    public var maxClients: Int = 128
+    /// Most connections one user (uid) may hold at once; nil means a quarter of `maxClients`,
+    /// at least 4 (the socket server's default).
+    public var maxClientsPerUser: Int?
     /// Users (uids) allowed to connect besides the defaults (the daemon's own user and root; and
     /// the `audio` group for the system daemon).
     public var allowedUsers: [UInt32] = []
@@ -154,6 +159,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         try check(needed <= preallocationBytes, "buffer", requestedBufferFrames,
                   "a buffer that fits the \(preallocationBytes)-byte preallocation (raise prealloc to \(needed))")
         try check((1...1024).contains(maxStreams), "max-streams", maxStreams, "1 to 1024 streams")
+        // Each connection costs a descriptor and a 64 KiB receive buffer; 4096 is far beyond
+        // any desktop and still a bounded amount of memory.
+        try check((1...4096).contains(maxClients), "max-clients", maxClients, "1 to 4096 connections")
+        if let maxClientsPerUser {
+            try check((1...maxClients).contains(maxClientsPerUser), "max-clients-per-user", maxClientsPerUser,
+                      "1 to max-clients (\(maxClients)) connections")
+        }
         try check((0...99).contains(realtimePriority), "rt-priority", realtimePriority, "0 (off) to 99")
         if case .file(let path) = sink, !mode.captures {
             throw .conflict("sink \(path) needs capture: use --mode capture or --mode duplex")

@@ -36,6 +36,8 @@ public final class ClientService: Service, Sendable {
     ///   - configuredPath: The socket path from the configuration; failures to use it are fatal.
     ///   - inheritedFD: A listening socket passed by systemd (socket activation), used as is.
     ///   - maxStreams: The stream limit.
+    ///   - maxClients: The connection limit (every user together).
+    ///   - maxClientsPerUser: The connection limit per uid; nil for the default share.
     ///   - allowedUsers: Users allowed besides the defaults (`allow-users`).
     ///   - allowedGroups: Groups allowed besides the defaults (`allow-groups`).
     /// - Returns: nil (after a warning) when no path was configured and the default one cannot
@@ -43,6 +45,7 @@ public final class ClientService: Service, Sendable {
     ///   drives its device, it just serves no clients.
     public static func makeServer(
         configuredPath: String?, inheritedFD: Int32? = nil, engine: ServerEngine, maxStreams: Int,
+        maxClients: Int = ServerConfiguration.defaultMaxClients, maxClientsPerUser: Int? = nil,
         allowedUsers: [UInt32] = [], allowedGroups: [UInt32] = [], logger: Logger
     ) throws(ServerError) -> SocketServer? {
         let system = getuid() == 0 || configuredPath == SocketLocation.systemPath
@@ -52,6 +55,8 @@ public final class ClientService: Service, Sendable {
                 .adding(users: allowedUsers, groups: allowedGroups),
             maxStreams: maxStreams)
         configuration.daemonName = "pcmd \(PCMDaemonVersion.string)"
+        configuration.maxClients = maxClients
+        configuration.maxClientsPerUser = maxClientsPerUser
         if let inheritedFD {
             let listener = try ClientListener.adopt(fd: inheritedFD, path: configuredPath)
             return try SocketServer(listener: listener, engine: engine, configuration: configuration, logger: logger)

@@ -22,7 +22,14 @@ final class ClientSession {
 
     let fd: Int32
     let peer: PeerCredentials
+    /// When the connection was accepted (monotonic): `hello` is due a timeout later.
+    let connectedAt: UInt64
     private(set) var phase = Phase.awaitingHello
+    /// Since when the framer has held part of a message (monotonic), or nil when it holds none:
+    /// the rest is due a timeout later. Reset whenever a whole message is taken out.
+    var partialSince: UInt64?
+    /// Why the session is closing, for the log line when it is finally dropped.
+    private(set) var closingReason = ""
     /// The name the client gave in hello.
     var clientName = ""
     var framer = MessageFramer()
@@ -42,9 +49,10 @@ final class ClientSession {
     /// (credits, clock) never sit behind a wall of audio.
     static let audioQueueBytes = 2 * WireLimits.maxMessageBytes
 
-    init(fd: Int32, peer: PeerCredentials) {
+    init(fd: Int32, peer: PeerCredentials, now: UInt64) {
         self.fd = fd
         self.peer = peer
+        connectedAt = now
         output.reserveCapacity(Self.audioQueueBytes)
     }
 
@@ -57,10 +65,21 @@ final class ClientSession {
     func becomeReady() { phase = .ready }
 
     /// Marks the session for closing once its queued output is flushed (or the deadline passes).
-    func beginClosing(now: UInt64) {
+    func beginClosing(now: UInt64, reason: String) {
         guard phase != .closing else { return }
         phase = .closing
+        closingReason = reason
         closeDeadline = now + 500_000_000
+    }
+
+    /// When the client must have made its next step (sent `hello`, or finished the message it
+    /// began), given the server's timeout; nil when nothing is due.
+    func stepDeadline(timeoutNanoseconds: UInt64) -> UInt64? {
+        switch phase {
+        case .awaitingHello: connectedAt + timeoutNanoseconds
+        case .ready: partialSince.map { $0 + timeoutNanoseconds }
+        case .closing: nil  // `closeDeadline` bounds it
+        }
     }
 
     /// Queues a message. Encoding failures are the server's bugs, reported to the client as such.
@@ -88,7 +107,8 @@ final class ClientSession {
     enum ReadOutcome {
         /// Bytes arrived (or none were waiting); messages may be buffered in the framer.
         case progress
-        /// The client closed its end.
+        /// The client closed its end (or half-closed it: `shutdown(SHUT_WR)`). Whatever it sent
+        /// before is in the framer, and its requests still deserve their replies.
         case endOfStream
         /// The read failed (connection reset).
         case failed(Int32)

@@ -10,8 +10,16 @@ public struct ServerConfiguration: Sendable {
     public var policy: AccessPolicy
     /// Most client streams at once (all clients together); more is `tooManyStreams` to that client.
     public var maxStreams: Int
-    /// Most connected clients at once; more are refused with an error.
-    public var maxClients = 128
+    /// Most connected clients at once (`max-clients`); more are refused with `tooManyClients`.
+    public var maxClients = ServerConfiguration.defaultMaxClients
+    /// Most connections one uid may hold at once (`max-clients-per-user`); nil means
+    /// ``defaultClientsPerUser(maxClients:)``. Without a share per user, one local user could
+    /// take every place and lock every other user out.
+    public var maxClientsPerUser: Int?
+    /// How long a new connection has to complete `hello`, and a client to finish a message it
+    /// has begun, before it is closed with `timedOut`: a connection that does neither holds a
+    /// place that a real client may need.
+    public var helloTimeoutSeconds: Double = 5
     /// The buffer a client gets when it asks for latency 0, in microseconds: 100 ms, as pw-cat
     /// asks of PipeWire. A client that does not say what it needs is a player, for which a glitch
     /// costs far more than 100 ms of latency; a client that needs less asks for it.
@@ -24,6 +32,21 @@ public struct ServerConfiguration: Sendable {
     public init(policy: AccessPolicy, maxStreams: Int) {
         self.policy = policy
         self.maxStreams = maxStreams
+    }
+
+    /// The built-in connection limit.
+    public static let defaultMaxClients = 128
+
+    /// A quarter of the places, but never fewer than 4 (a player, a recorder, pcmctl and one
+    /// more) nor more than there are: enough for one user's desktop, while three other users
+    /// still find room.
+    public static func defaultClientsPerUser(maxClients: Int) -> Int {
+        min(maxClients, max(4, maxClients / 4))
+    }
+
+    /// The per-uid connection limit in force.
+    public var clientsPerUser: Int {
+        min(maxClients, maxClientsPerUser ?? Self.defaultClientsPerUser(maxClients: maxClients))
     }
 }
 

@@ -56,7 +56,9 @@ final class ServerStream {
     /// Client frames arrived; returns an error code if they break the rules.
     func receive(_ samples: UnsafeRawBufferPointer) -> ErrorCode? {
         guard let playback else { return .unexpectedMessage }
-        guard samples.count % format.bytesPerFrame == 0 else { return .misalignedData }
+        // The protocol asks for at least one byte, and a whole number of frames: an empty
+        // message is no whole frame either (§3 "Credits").
+        guard !samples.isEmpty, samples.count % format.bytesPerFrame == 0 else { return .misalignedData }
         guard state != .draining else { return .unexpectedMessage }
         guard playback.accept(samples) else { return .creditExceeded }
         if state == .prefilling, playback.receivedSincePrefill >= playback.bufferFrames { start() }

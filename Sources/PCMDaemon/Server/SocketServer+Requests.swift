@@ -36,6 +36,8 @@ extension SocketServer {
                 case .unexpectedMessage:
                     session.enqueue(Envelope(.error(ErrorReply(code: code, text: "stream \(stream.id.rawValue) takes no audio now (\(stream.state))")),
                                              stream: .connection))
+                case .misalignedData where payload.isEmpty:
+                    fail(session, ErrorReply(code: code, text: "stream \(stream.id.rawValue): audioData must carry at least one frame"), now: now)
                 default:
                     fail(session, ErrorReply(code: code, text: "stream \(stream.id.rawValue): \(code.name)"), now: now)
                 }
@@ -87,10 +89,12 @@ extension SocketServer {
                 }
                 logger.info("stream opened", metadata: [
                     "stream.id": "\(stream.id.rawValue)", "stream.mode": "\(stream.mode)", "stream.format": "\(stream.format)",
-                    "stream.buffer": "\(stream.buffer.bufferFrames)", "client.name": "\(session.clientName)",
+                    "stream.buffer": "\(stream.buffer.bufferFrames)", "stream.name": "\(stream.name)", "client.name": "\(session.clientName)",
                 ])
             } catch {
                 switch error {
+                case .noSuchDevice(let device):
+                    refuse(.noSuchDevice, "no device \(device.rawValue): this daemon drives device \(ServerEngine.deviceID.rawValue) (0 means the default)")
                 case .tooManyStreams(let limit): refuse(.tooManyStreams, "all \(limit) streams are in use")
                 case .unsupportedFormat(let text): refuse(.unsupportedFormat, text)
                 case .resources(let text): refuse(.internalError, text)
@@ -159,6 +163,8 @@ extension SocketServer {
 
     /// Claims slots and builds the conversion for a new stream.
     func openStream(_ request: OpenStream) throws(StreamOpenFailure) -> ServerStream {
+        // §4: 0 is the default device; any other number must name a device the daemon has.
+        guard request.device == .defaultDevice || request.device == ServerEngine.deviceID else { throw .noSuchDevice(request.device) }
         guard totalStreams < configuration.maxStreams else { throw .tooManyStreams(limit: configuration.maxStreams) }
         let mode = request.direction
         if mode.plays, engine.playback == nil { throw .unsupportedFormat("the daemon does not play (it runs in capture mode)") }

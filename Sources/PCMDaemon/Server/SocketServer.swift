@@ -4,6 +4,11 @@
 // table's progress eventfd) pumps every stream: credits and clock out, capture audio out,
 // drains completed. It meets the audio threads only through the slot rings and atomics, so
 // nothing it does (or any client does to it) can block or disturb audio.
+//
+// Places are limited (`max-clients` in all, a share per uid), so a connection must earn its
+// place: `hello` within a deadline, and no message left half-sent for as long. The deadlines are
+// times stored in the sessions, not timers: the loop looks at them only once the earliest one
+// may have passed, on the wakeup it already has while clients are connected.
 
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +33,10 @@ public final class SocketServer: @unchecked Sendable {
     private let finishedFlag = Atomic<Bool>(false)
     var sessions: [Int32: ClientSession] = [:]
     var nextStream: UInt32 = 1
+    /// No session's step deadline (hello, a half-sent message) falls before this monotonic
+    /// time, so the sessions are scanned for expired ones only once it has passed. It may be
+    /// early (a deadline that moved on), never late.
+    private var nextStepCheck = UInt64.max
     /// How long poll() may sleep while clients are connected and no device makes progress (a card
     /// that is gone): stall and close deadlines are checked at least this often.
     private static let deadlineCheckMilliseconds: Int32 = 250
@@ -59,7 +68,9 @@ public final class SocketServer: @unchecked Sendable {
     /// The server loop.
     public func run() {
         logger.notice("serving clients", metadata: ["socket.path": "\(listener.path ?? "(inherited)")",
-                                                    "socket.access": "\(configuration.policy)"])
+                                                    "socket.access": "\(configuration.policy)",
+                                                    "clients.max": "\(configuration.maxClients)",
+                                                    "clients.per_user": "\(configuration.clientsPerUser)"])
         var descriptors: [pollfd] = []
         var order: [Int32] = []
         // The audio threads' progress signals: the tick's clock.
@@ -100,6 +111,7 @@ public final class SocketServer: @unchecked Sendable {
                     drop(session, reason: "hung up")
                 }
             }
+            if current >= nextStepCheck { expireStepDeadlines(now: current) }
             if tickDue { tick(now: current) }
             flushAll(now: MonotonicClock.nanoseconds())
         }
@@ -137,10 +149,21 @@ public final class SocketServer: @unchecked Sendable {
             }
             guard sessions.count < configuration.maxClients else {
                 logger.warning("client refused: too many clients", metadata: ["peer.pid": "\(peer.pid)", "clients": "\(sessions.count)"])
-                refuse(fd, ErrorReply(code: .tooManyStreams, text: "the daemon serves at most \(configuration.maxClients) clients"))
+                refuse(fd, ErrorReply(code: .tooManyClients, text: "the daemon serves at most \(configuration.maxClients) clients (max-clients)"))
                 continue
             }
-            sessions[fd] = ClientSession(fd: fd, peer: peer)
+            let fromUser = sessions.values.reduce(0) { $1.peer.uid == peer.uid ? $0 + 1 : $0 }
+            guard fromUser < configuration.clientsPerUser else {
+                logger.warning("client refused: too many clients of one user", metadata: [
+                    "peer.uid": "\(peer.uid)", "peer.pid": "\(peer.pid)", "clients": "\(fromUser)",
+                ])
+                refuse(fd, ErrorReply(code: .tooManyClients,
+                                      text: "uid \(peer.uid) already has \(fromUser) connections, its limit (max-clients-per-user)"))
+                continue
+            }
+            let session = ClientSession(fd: fd, peer: peer, now: MonotonicClock.nanoseconds())
+            sessions[fd] = session
+            watchStepDeadline(of: session)
             logger.info("client connected", metadata: ["peer.uid": "\(peer.uid)", "peer.pid": "\(peer.pid)"])
         }
     }
@@ -171,39 +194,102 @@ public final class SocketServer: @unchecked Sendable {
         for (_, stream) in session.streams { stream.release() }
         session.streams.removeAll()
         session.enqueue(Envelope(.error(reply)))
-        session.beginClosing(now: now)
+        session.beginClosing(now: now, reason: "disconnected after an error")
     }
 
     private func serviceInput(_ session: ClientSession, now: UInt64) {
         var rounds = 0
         while session.phase != .closing, rounds < 4 {
             rounds += 1
-            switch session.read(limit: 256 * 1024) {
-            case .endOfStream:
-                drop(session, reason: "closed by the client")
-                return
-            case .failed(let code):
+            let outcome = session.read(limit: 256 * 1024)
+            if case .failed(let code) = outcome {
                 drop(session, reason: String(cString: strerror(code)))
                 return
-            case .progress:
-                break
             }
-            var handled = 0
-            while session.phase != .closing {
-                do throws(ProtocolError) {
-                    let handledOne: Bool? = try session.framer.nextMessage { header, payload in
-                        handle(header: header, payload: payload, from: session, now: now)
-                        return true
-                    }
-                    guard handledOne != nil else { break }
-                    handled += 1
-                } catch {
-                    // A bad header: the byte stream cannot be trusted any more.
-                    fail(session, ErrorReply(error), now: now)
-                }
+            // Even at the end of the stream: a client may send its last requests and shut its
+            // side down at once, and each of them still gets its reply.
+            let handled = handleBuffered(session, now: now)
+            trackPartialMessage(of: session, handled: handled, now: now)
+            if case .endOfStream = outcome {
+                finishAfterEndOfStream(session, now: now)
+                return
             }
             if handled == 0 { return }
         }
+    }
+
+    /// Handles every whole message in the session's framer; returns how many there were.
+    private func handleBuffered(_ session: ClientSession, now: UInt64) -> Int {
+        var handled = 0
+        while session.phase != .closing {
+            do throws(ProtocolError) {
+                let handledOne: Bool? = try session.framer.nextMessage { header, payload in
+                    handle(header: header, payload: payload, from: session, now: now)
+                    return true
+                }
+                guard handledOne != nil else { break }
+                handled += 1
+            } catch {
+                // A bad header: the byte stream cannot be trusted any more.
+                fail(session, ErrorReply(error), now: now)
+            }
+        }
+        return handled
+    }
+
+    /// The client sends nothing more: its streams stop now, the replies it is owed go out,
+    /// then the connection closes.
+    private func finishAfterEndOfStream(_ session: ClientSession, now: UInt64) {
+        guard session.phase != .closing else { return }  // already closing after an error
+        guard session.wantsToWrite else {
+            drop(session, reason: "closed by the client")
+            return
+        }
+        for (_, stream) in session.streams { stream.release() }
+        session.streams.removeAll()
+        session.beginClosing(now: now, reason: "closed by the client")
+    }
+
+    // MARK: - Step deadlines
+
+    private var stepTimeoutNanoseconds: UInt64 { UInt64(configuration.helloTimeoutSeconds * 1_000_000_000) }
+
+    /// Makes sure the loop looks at `session` again when its step deadline passes.
+    private func watchStepDeadline(of session: ClientSession) {
+        if let due = session.stepDeadline(timeoutNanoseconds: stepTimeoutNanoseconds) { nextStepCheck = min(nextStepCheck, due) }
+    }
+
+    /// Starts (or restarts, after a whole message) the clock on a message the framer holds
+    /// only part of, and stops it when the framer is empty.
+    private func trackPartialMessage(of session: ClientSession, handled: Int, now: UInt64) {
+        guard session.framer.bufferedBytes > 0 else {
+            session.partialSince = nil
+            return
+        }
+        if handled > 0 || session.partialSince == nil {
+            session.partialSince = now
+            watchStepDeadline(of: session)
+        }
+    }
+
+    /// Closes, with `timedOut`, every session whose step deadline has passed, and notes the
+    /// next deadline of the others.
+    private func expireStepDeadlines(now: UInt64) {
+        let timeout = stepTimeoutNanoseconds
+        var next = UInt64.max
+        for session in Array(sessions.values) {
+            guard let due = session.stepDeadline(timeoutNanoseconds: timeout) else { continue }
+            guard due <= now else {
+                next = min(next, due)
+                continue
+            }
+            let seconds = configuration.helloTimeoutSeconds
+            let text = session.phase == .awaitingHello
+                ? "no hello within \(seconds) s of connecting"
+                : "a message was left incomplete for \(seconds) s"
+            fail(session, ErrorReply(code: .timedOut, text: text), now: now)
+        }
+        nextStepCheck = next
     }
 
     // MARK: - Output
@@ -216,7 +302,7 @@ public final class SocketServer: @unchecked Sendable {
                 continue
             }
             if session.phase == .closing {
-                if !session.wantsToWrite || now > session.closeDeadline { drop(session, reason: "disconnected after an error") }
+                if !session.wantsToWrite || now > session.closeDeadline { drop(session, reason: session.closingReason) }
             } else if session.isStuck(now: now, timeoutNanoseconds: timeout) {
                 fail(session, ErrorReply(code: .tooSlow, text: "you stopped reading for \(configuration.stallTimeoutSeconds) s"), now: now)
             }

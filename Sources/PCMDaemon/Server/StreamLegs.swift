@@ -7,6 +7,7 @@
 
 import PCMBufferCore
 import PCMDSP
+import PCMProtocol
 
 /// Frames of one side expressed at the other side's rate.
 struct RateRatio {
@@ -249,6 +250,8 @@ final class CaptureLeg {
 
 /// Why a stream could not be opened, mapped to the protocol's error codes by the session.
 enum StreamOpenFailure: Error {
+    /// The request named a device other than the default (0) or the one this daemon drives.
+    case noSuchDevice(AudioDeviceID)
     case tooManyStreams(limit: Int)
     case unsupportedFormat(String)
     case resources(String)

@@ -2,8 +2,11 @@
 // is a stream into journald, which reads a "<N>" syslog-priority prefix at the start of each line
 // (sd-daemon.h's SD_ERR, SD_INFO, ...): with it, `journalctl -p warning` filters pcmd's messages
 // and the journal adds its own timestamps. On a terminal or a file the lines are plain and carry
-// a timestamp instead.
+// a timestamp instead. Metadata values and error texts can carry what a client chose (its name,
+// its streams' names), so every control character in them is escaped: one message is one entry,
+// and nothing a client sends can forge another entry or reach a terminal as a control sequence.
 import Logging
+import PCMProtocol
 import Synchronization
 import SystemPackage
 
@@ -98,17 +101,16 @@ public struct JournalLogHandler: LogHandler {
         if let extra = event.metadata {
             merged.merge(extra) { _, new in new }
         }
-        var text = event.message.description
-        if let error = event.error {
-            text += " (error: \(error))"
-        }
-        let lines = format(level: event.level, message: text, metadata: merged, timestamp: Self.timestamp())
+        let lines = format(level: event.level, message: event.message.description, error: event.error.map { "\($0)" },
+                           metadata: merged, timestamp: Self.timestamp())
         JournalLogHandler.write(lines, to: output)
     }
 
     /// The text written for one message: every line of `message` gets the prefix, so that
-    /// journald keeps the priority of continuation lines too; metadata goes on the last line.
-    func format(level: Logger.Level, message: String, metadata: Logger.Metadata, timestamp: String) -> String {
+    /// journald keeps the priority of continuation lines too; the error and the metadata go on
+    /// the last line. Only the message (a constant in pcmd's code) may span lines: an error's
+    /// text may quote a peer, so its line breaks are escaped like the metadata's.
+    func format(level: Logger.Level, message: String, error: String? = nil, metadata: Logger.Metadata, timestamp: String) -> String {
         let prefix: String
         switch style {
         case .journal: prefix = "<\(Self.syslogPriority(of: level))>\(label): "
@@ -119,9 +121,12 @@ public struct JournalLogHandler: LogHandler {
         var result = ""
         for (index, line) in lines.enumerated() {
             result += prefix
-            result += line
-            if index == lines.count - 1, !metadata.isEmpty {
-                result += " " + Self.render(metadata)
+            // The message's own line breaks became separate lines above; anything else that
+            // could break or rewrite a line (a CR, ESC, U+2028) is shown escaped.
+            result += DisplayText.escaped(line)
+            if index == lines.count - 1 {
+                if let error { result += " (error: \(DisplayText.escaped(error)))" }
+                if !metadata.isEmpty { result += " " + Self.render(metadata) }
             }
             result += "\n"
         }
@@ -140,12 +145,16 @@ public struct JournalLogHandler: LogHandler {
         }
     }
 
-    /// `key=value` pairs sorted by key, values quoted when they contain spaces.
+    /// `key=value` pairs sorted by key. A value is quoted when it is empty or has a space, a
+    /// quote or `=` (so the pairs still split unambiguously), and escaped by
+    /// ``DisplayText/escaped(_:quotes:)`` when it has a control character or a backslash: a value
+    /// is often a client's name, and must never end the line or reach a terminal raw.
     static func render(_ metadata: Logger.Metadata) -> String {
         metadata.sorted { $0.key < $1.key }.map { key, value in
             let text = "\(value)"
-            let needsQuotes = text.isEmpty || text.contains { $0 == " " || $0 == "\"" || $0 == "=" }
-            return needsQuotes ? "\(key)=\(text.debugDescription)" : "\(key)=\(text)"
+            let needsQuotes = text.isEmpty || DisplayText.needsEscaping(text)
+                || text.unicodeScalars.contains { $0 == " " || $0 == "\"" || $0 == "=" }
+            return needsQuotes ? "\(key)=\"\(DisplayText.escaped(text, quotes: true))\"" : "\(key)=\(text)"
         }.joined(separator: " ")
     }
 
