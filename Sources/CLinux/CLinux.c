@@ -88,6 +88,7 @@ long clinux_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds,
     int overflow = 0;
     for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
         if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        if (header->cmsg_len < CMSG_LEN(0)) continue;
         size_t carried = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         const unsigned char *data = CMSG_DATA(header);
         for (size_t index = 0; index < carried; index++) {

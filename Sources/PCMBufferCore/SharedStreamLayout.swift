@@ -133,6 +133,9 @@ public enum SharedStreamError: Error, Hashable, Sendable, CustomStringConvertibl
     case memoryTooSmall(needed: ByteCount, available: ByteCount)
     /// A system call failed while mapping a received descriptor.
     case systemCall(name: String, errno: Int32)
+    /// A received descriptor's file could still shrink (it lacks `F_SEAL_SHRINK` or
+    /// `F_SEAL_SEAL`), so accessing a mapping of it could fault.
+    case notSealed(MemorySeals)
     /// The mapped memory does not start with ``SharedStreamLayout/magic``.
     case badMagic(UInt32)
     /// The mapped memory has a layout version this build does not know.
@@ -149,6 +152,7 @@ public enum SharedStreamError: Error, Hashable, Sendable, CustomStringConvertibl
         case .memoryTooSmall(let needed, let available):
             "shared stream needs \(needed.value) bytes, the memory has \(available.value)"
         case .systemCall(let name, let errno): "\(name) failed: errno \(errno)"
+        case .notSealed(let seals): "shared stream memory is not sealed against shrinking (seals \(seals))"
         case .badMagic(let magic): "shared stream memory has magic 0x\(String(magic, radix: 16)), not PCMS"
         case .unsupportedVersion(let version): "shared stream layout version \(version) is not supported"
         case .invalidHeader(let field, let value): "shared stream header: \(field) \(value) is inconsistent"

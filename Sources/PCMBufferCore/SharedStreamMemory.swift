@@ -8,6 +8,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CLinux
 internal import CPCMShm
 
 /// The memory of one shared stream, mapped in this process, with the layout of
@@ -75,18 +76,24 @@ public final class SharedStreamMemory: @unchecked Sendable {
     }
 
     /// Maps the memory of a shared stream from a descriptor the daemon sent, after checking
-    /// that its header describes a layout this build knows and that fits the file.
+    /// that the file is sealed against shrinking (so this process cannot fault on it either),
+    /// and that its header describes a layout this build knows and that fits the file.
     ///
     /// The descriptor stays the caller's: it can be closed as soon as this returns, and the
     /// mapping outlives it.
     ///
-    /// - Throws: ``SharedStreamError/systemCall(name:errno:)`` when `fstat` or `mmap` fails;
+    /// - Throws: ``SharedStreamError/systemCall(name:errno:)`` when `fstat`, `fcntl` or `mmap`
+    ///   fails; ``SharedStreamError/notSealed(_:)`` when the file could still shrink;
     ///   ``SharedStreamError/badMagic(_:)``, ``SharedStreamError/unsupportedVersion(_:)`` or
     ///   ``SharedStreamError/invalidHeader(field:value:)`` when the header is not a valid
     ///   version-1 header for a file of this size.
     public init(mapping fileDescriptor: Int32) throws(SharedStreamError) {
         var status = stat()
         guard fstat(fileDescriptor, &status) == 0 else { throw .systemCall(name: "fstat", errno: errno) }
+        let rawSeals = clinux_get_seals(fileDescriptor)
+        guard rawSeals >= 0 else { throw .systemCall(name: "fcntl(F_GET_SEALS)", errno: errno) }
+        let seals = MemorySeals(rawValue: UInt32(rawSeals))
+        guard seals.isSuperset(of: [.shrink, .seal]) else { throw .notSealed(seals) }
         let size = Int(status.st_size)
         let minimum = 2 * max(PageSize.bytes, SharedStreamLayout.headerBytes)
         guard size >= minimum, size % PageSize.bytes == 0 else {

@@ -46,7 +46,7 @@ public enum DescriptorPassingError: Error, Hashable, Sendable, CustomStringConve
 
 /// An open file descriptor this value owns: it is closed when the value goes away, unless it
 /// was handed on with ``take()``.
-public struct OwnedDescriptor: ~Copyable {
+public struct OwnedDescriptor: ~Copyable, Sendable {
     /// The descriptor number, valid while this value exists.
     public let rawValue: Int32
 
@@ -67,7 +67,7 @@ public struct OwnedDescriptor: ~Copyable {
 
 /// The bytes one receive read, and the descriptors that came with them, in the order the peer
 /// attached them. Descriptors not taken are closed with this value.
-public struct ReceivedChunk: ~Copyable {
+public struct ReceivedChunk: ~Copyable, Sendable {
     /// How many bytes were written into the buffer; 0 means the peer closed the connection.
     public let byteCount: Int
     private var descriptors: [Int32]

@@ -239,6 +239,17 @@ struct SharedStreamLayoutTests {
         }
     }
 
+    @Test("a client refuses a descriptor whose file could still shrink, before reading anything")
+    func clientRequiresSeals() throws {
+        let pages = try SystemMemoryBackend().map(.virtuallyContiguous, bytes: 4 * PageSize.bytes)
+        let descriptor = pages.fileDescriptor
+        let fd = try #require(descriptor)
+        #expect(throws: SharedStreamError.notSealed([.seal])) { _ = try SharedStreamMemory(mapping: fd) }
+        #expect(throws: SharedStreamError.systemCall(name: "fstat", errno: EBADF)) {
+            _ = try SharedStreamMemory(mapping: -1)
+        }
+    }
+
     @Test("a clock whose sequence stays odd (the daemon died mid-write) reads as nil")
     func tornClock() throws {
         let fixture = try SharedStreamFixture()
