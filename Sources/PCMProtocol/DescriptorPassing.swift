@@ -108,7 +108,7 @@ public enum DescriptorPassing {
     /// On a stream socket they travel with the first byte: when this returns fewer bytes than
     /// given, the descriptors have gone, and the rest of the bytes must be sent without them.
     ///
-    /// - Returns: the number of bytes sent (at least 1).
+    /// - Returns: the number of bytes sent (at least 1 whenever descriptors were attached).
     /// - Throws: ``DescriptorPassingError/tooManyDescriptors(count:limit:)``,
     ///   ``DescriptorPassingError/noBytesToCarryDescriptors``, ``DescriptorPassingError/wouldBlock``,
     ///   or ``DescriptorPassingError/systemCall(name:errno:)`` (`EPIPE` when the peer hung up).
