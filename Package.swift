@@ -36,11 +36,17 @@ let package = Package(
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
 
-        // Linux interfaces Swift's Glibc module leaves out (eventfd, thread names).
+        // Linux interfaces Swift's Glibc module leaves out (eventfd, thread names, memfd seals,
+        // SCM_RIGHTS).
         .target(name: "CLinux"),
 
-        // The substream buffer allocator and ring buffers: pure Swift, no ALSA, no I/O.
-        .target(name: "PCMBufferCore", swiftSettings: strictSettings),
+        // The memory layout of a shared stream, as C so that both sides' atomics and offsets are
+        // pinned by the C compiler (docs/protocol.md §7).
+        .target(name: "CPCMShm"),
+
+        // The substream buffer allocator, ring buffers and shared stream memory: no ALSA, no
+        // socket I/O.
+        .target(name: "PCMBufferCore", dependencies: ["CLinux", "CPCMShm"], swiftSettings: strictSettings),
 
         // The only module that imports CALSA: owned PCM handles, parameters, mmap, poll.
         .target(name: "ALSA", dependencies: ["CALSA", "PCMBufferCore"], swiftSettings: strictSettings),
@@ -48,8 +54,9 @@ let package = Package(
         // Sample formats, conversion, mixing, volume, channel maps and resampling.
         .target(name: "PCMDSP", dependencies: ["CSoxr", "PCMBufferCore"], swiftSettings: strictSettings),
 
-        // The client/daemon wire protocol, shared by both sides.
-        .target(name: "PCMProtocol", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
+        // The client/daemon wire protocol, shared by both sides, and the descriptor passing that
+        // carries shared stream memory alongside its messages.
+        .target(name: "PCMProtocol", dependencies: ["PCMBufferCore", "CLinux"], swiftSettings: strictSettings),
 
         // Audio files (WAV, FLAC, raw) for the tools and the daemon's diagnostics.
         .target(name: "AudioFile", dependencies: ["CSndfile", "PCMBufferCore", "PCMDSP"], swiftSettings: strictSettings),
@@ -113,11 +120,13 @@ let package = Package(
         // compares it with the real kernel (tests/hardware/test_prealloc.py).
         .executableTarget(name: "pcm-prealloc-model", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
 
-        .testTarget(name: "PCMBufferCoreTests", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
+        // CLinux: the shared-memory tests play a hostile client with raw seal and memfd calls.
+        .testTarget(name: "PCMBufferCoreTests", dependencies: ["PCMBufferCore", "CLinux"], swiftSettings: strictSettings),
         .testTarget(name: "ALSATests", dependencies: ["ALSA"], swiftSettings: strictSettings),
         .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP"], swiftSettings: strictSettings),
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
-        .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol"], swiftSettings: strictSettings),
+        // PCMBufferCore: the descriptor-passing tests send shared stream memory.
+        .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
         .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMProtocol", "PCMBufferCore", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",

@@ -3,6 +3,9 @@
 // Each method checks every argument before changing anything, so a refused call leaves the
 // state as it was. The one exception is the kernel's own: allocate frees the old runtime
 // buffer before it allocates the new one, so a failed allocation leaves the runtime empty.
+// BufferType.sealedShared adds two rules the kernel has no need for, because its memory is
+// handed to another process: it is never preallocated (so never reused), and a released buffer
+// is punched out as well as uncharged.
 
 /// A substream's preallocation (the kernel's `substream->dma_buffer`, `dma_max`, proc files).
 struct Preallocation {
@@ -123,6 +126,19 @@ struct AllocatorState {
         account.bytes = max(0, account.bytes - buffer.bytes.value)
     }
 
+    /// Frees a runtime's dynamic buffer: `freePages`, and for memory a client may still map,
+    /// the punch that frees its pages now (``DMABuffer/reclaim()``). The card is credited
+    /// whether or not the punch succeeds; a failed punch is thrown after that.
+    mutating func freeRuntimePages(_ id: SubstreamID, buffer: DMABuffer) throws(PCMMemoryError) {
+        freePages(card: id.card, buffer: buffer)
+        guard buffer.type.isExportedToClients else { return }
+        do {
+            try buffer.reclaim()
+        } catch {
+            throw .reclaimFailed(id, error)
+        }
+    }
+
     // MARK: Preallocation (preallocate_pages / preallocate_pcm_pages)
 
     /// `snd_pcm_set_managed_buffer` / `snd_pcm_lib_preallocate_pages` for one substream.
@@ -134,6 +150,9 @@ struct AllocatorState {
         guard record.runtime == nil else { throw .busy(id) }
         guard record.preallocation == nil else { throw .alreadyPreallocated(id) }
         if max > 0, max < size { throw .maxBelowSize(size: ByteCount(size), max: ByteCount(max)) }
+        // Exported memory is fresh for every stream, so there is nothing to preallocate, and no
+        // `prealloc` proc file (max > 0) through which a preallocation could appear later.
+        if type.isExportedToClients, size > 0 || max > 0 { throw .exportedMemoryPreallocated(id) }
 
         var preallocation = Preallocation(type: type, buffer: nil, bytes: 0, max: max)
         if size > 0 {
@@ -201,16 +220,19 @@ struct AllocatorState {
         guard bytes >= 0 else { throw .negativeSize(bytes) }
         guard bytes > 0 else { throw .zeroSize }
 
-        if let current = runtime.buffer, current.bytes.value >= bytes {
+        // Exported memory is never kept: the caller may be setting up another stream, and the
+        // old buffer may still be mapped by the client it was given to.
+        if let current = runtime.buffer, current.bytes.value >= bytes, !current.type.isExportedToClients {
             runtime.bytes = bytes
             record.runtime = runtime
             return .unchanged
         }
         // As in the kernel, the old buffer goes first, so after a failure below the runtime
         // has no buffer (and a dynamic old buffer's bytes count as free for the new one).
-        if let old = runtime.buffer, !runtime.isPreallocated { freePages(card: id.card, buffer: old) }
+        let old = runtime
         runtime = Runtime()
         record.runtime = runtime
+        if let oldBuffer = old.buffer, !old.isPreallocated { try freeRuntimePages(id, buffer: oldBuffer) }
         if let preallocated = preallocation.buffer, preallocated.bytes.value >= bytes {
             runtime = Runtime(buffer: preallocated, isPreallocated: true, bytes: bytes)
         } else if let preallocated = preallocation.buffer, preallocation.max == 0 {
@@ -224,13 +246,14 @@ struct AllocatorState {
     }
 
     /// `snd_pcm_lib_free_pages`: idempotent; detaches a preallocated buffer and frees a
-    /// dynamic one.
+    /// dynamic one (punching exported memory out). The runtime is empty afterwards even when
+    /// the punch fails and `reclaimFailed` is thrown.
     mutating func release(_ id: SubstreamID) throws(PCMMemoryError) {
         let record = try record(id)
         guard let runtime = record.runtime else { throw .notOpen(id) }
         guard let buffer = runtime.buffer else { return }
-        if !runtime.isPreallocated { freePages(card: id.card, buffer: buffer) }
         record.runtime = Runtime()
+        if !runtime.isPreallocated { try freeRuntimePages(id, buffer: buffer) }
     }
 }
 

@@ -1,14 +1,15 @@
-// Buffer memory: its kinds (after the kernel's SNDRV_DMA_TYPE_*), the page size everything
-// is rounded to, and where pages come from. The allocator asks a MemoryBackend for
-// page-aligned mappings; the system backend maps real memory (anonymous or memfd), and tests
-// substitute a backend that fails, to exercise the kernel's out-of-memory paths without
-// exhausting the machine.
+// Buffer memory: its kinds (after the kernel's SNDRV_DMA_TYPE_*, plus the sealed memfd of a
+// shared stream), the page size everything is rounded to, and where pages come from. The
+// allocator asks a MemoryBackend for page-aligned mappings; the system backend maps real memory
+// (anonymous or memfd), and tests substitute a backend that fails, to exercise the kernel's
+// out-of-memory paths without exhausting the machine.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CLinux
 
 /// The kind of memory behind a buffer, modelled on the kernel's DMA buffer types.
 ///
@@ -27,14 +28,31 @@ public enum BufferType: Int, CaseIterable, Hashable, Sendable, CustomStringConve
     /// Virtually contiguous memory (`SNDRV_DMA_TYPE_VMALLOC`), backed by one memfd mapped
     /// shared, so the same region can later be mapped by another process.
     case virtuallyContiguous = 7
+    /// Memory for one shared stream, handed to an untrusted client (no kernel counterpart, so
+    /// its number is outside the kernel's range). Like ``virtuallyContiguous`` it is one memfd
+    /// mapped shared and populated, but the memfd is sealed against shrinking and growing
+    /// (`F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`), so no client can truncate it and make the
+    /// daemon fault with SIGBUS. Writes stay allowed: the client must write its ring, and
+    /// `F_SEAL_FUTURE_WRITE` would also forbid the punch that reclaims the pages at release.
+    ///
+    /// The allocator never preallocates this type and never reuses such a buffer: every
+    /// ``SubstreamAllocator/allocate(substream:bytes:)`` maps a new memfd, and releasing it
+    /// punches its pages out (see ``SubstreamAllocator/release(substream:)``), because a client
+    /// that mapped the memory keeps its mapping after its stream is gone.
+    case sealedShared = 100
 
     public var description: String {
         switch self {
         case .continuous: "continuous"
         case .scatterGather: "scatter-gather"
         case .virtuallyContiguous: "virtually contiguous"
+        case .sealedShared: "sealed shared"
         }
     }
+
+    /// Whether buffers of this type are always fresh dynamic allocations, punched out when
+    /// released (see ``sealedShared``).
+    public var isExportedToClients: Bool { self == .sealedShared }
 }
 
 /// The system's memory page size, the unit every buffer is rounded up to (`PAGE_SIZE`).
@@ -137,17 +155,25 @@ public struct SystemMemoryBackend: MemoryBackend {
             return MappedPages(
                 takingOwnershipOf: base, length: bytes, fileDescriptor: nil,
                 chunks: [PageChunk(virtualOffset: 0, length: bytes, backingOffset: 0)])
-        case .virtuallyContiguous:
-            let fd = try Self.makeMemfd(bytes: bytes)
+        case .virtuallyContiguous, .sealedShared:
+            let sealed = type == .sealedShared
+            let fd = try Self.makeMemfd(bytes: bytes, sealable: sealed)
+            let base: UnsafeMutableRawPointer
             do {
-                let base = try Self.mmapChecked(nil, bytes, MAP_SHARED | MAP_POPULATE, fd, 0, name: "mmap")
-                return MappedPages(
-                    takingOwnershipOf: base, length: bytes, fileDescriptor: fd,
-                    chunks: [PageChunk(virtualOffset: 0, length: bytes, backingOffset: 0)])
+                base = try Self.mmapChecked(nil, bytes, MAP_SHARED | MAP_POPULATE, fd, 0, name: "mmap")
             } catch {
                 close(fd)
                 throw error
             }
+            let pages = MappedPages(
+                takingOwnershipOf: base, length: bytes, fileDescriptor: fd,
+                chunks: [PageChunk(virtualOffset: 0, length: bytes, backingOffset: 0)])
+            // Sealed last, once the size is final; from then on no holder of the descriptor can
+            // change it. If sealing fails, `pages` unmaps and closes on the way out.
+            if sealed, clinux_add_seals(fd, UInt32(CLINUX_SEAL_SHRINK | CLINUX_SEAL_GROW | CLINUX_SEAL_SEAL)) != 0 {
+                throw .systemCall(name: "fcntl(F_ADD_SEALS)", errno: errno)
+            }
+            return pages
         case .scatterGather:
             return try Self.mapScattered(bytes: bytes)
         }
@@ -174,7 +200,7 @@ public struct SystemMemoryBackend: MemoryBackend {
             chunks.append(PageChunk(virtualOffset: virtualOffset, length: length, backingOffset: backingEnd))
             virtualOffset += length
         }
-        let fd = try makeMemfd(bytes: bytes)
+        let fd = try makeMemfd(bytes: bytes, sealable: false)
         let reserved: UnsafeMutableRawPointer
         do {
             reserved = try mmapChecked(nil, bytes, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, name: "mmap", protection: PROT_NONE)
@@ -211,9 +237,10 @@ public struct SystemMemoryBackend: MemoryBackend {
 
     /// Creates a memfd of `bytes` bytes whose space is reserved up front (so running out of
     /// memory shows up here as `outOfMemory`, not later as SIGBUS in the audio thread).
-    private static func makeMemfd(bytes: Int) throws(MemoryBackendError) -> Int32 {
-        guard let create = MemfdCreate.function else { throw .systemCall(name: "memfd_create", errno: ENOSYS) }
-        let fd = "pcmd-buffer".withCString { create($0, MemfdCreate.closeOnExec) }
+    /// `sealable` adds `MFD_ALLOW_SEALING`; without it the kernel seals the file with
+    /// `F_SEAL_SEAL` at birth.
+    private static func makeMemfd(bytes: Int, sealable: Bool) throws(MemoryBackendError) -> Int32 {
+        let fd = clinux_memfd_create(sealable ? "pcmd-shared-stream" : "pcmd-buffer", sealable ? 1 : 0)
         guard fd >= 0 else { throw .systemCall(name: "memfd_create", errno: errno) }
         let result = posix_fallocate(fd, 0, off_t(bytes))
         guard result == 0 else {
@@ -223,17 +250,4 @@ public struct SystemMemoryBackend: MemoryBackend {
         }
         return fd
     }
-}
-
-/// `memfd_create(2)`, looked up at run time: Swift's Glibc module does not import it (it is
-/// behind `_GNU_SOURCE`), and `syscall(2)` is variadic, which Swift cannot call.
-private enum MemfdCreate {
-    typealias Function = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
-    /// `MFD_CLOEXEC` from <linux/memfd.h>.
-    static let closeOnExec: UInt32 = 1
-
-    static let function: Function? = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "memfd_create") else { return nil }
-        return unsafeBitCast(symbol, to: Function.self)
-    }()
 }

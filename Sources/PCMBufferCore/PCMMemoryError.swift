@@ -54,6 +54,12 @@ public enum PCMMemoryError: Error, Hashable, Sendable, CustomStringConvertible {
     case procValueAboveMax(kibibytes: Int, maxKibibytes: Int)
     /// The memory backend failed for a reason other than lack of memory.
     case backendFailure(MemoryBackendError)
+    /// A ``BufferType/sealedShared`` substream was given a preallocation size or max: memory
+    /// shared with a client is allocated fresh for every stream, never preallocated.
+    case exportedMemoryPreallocated(SubstreamID)
+    /// A shared buffer was released and its card credited, but punching its pages out failed
+    /// (``DMABuffer/reclaim()``), so a client that still maps them keeps them alive.
+    case reclaimFailed(SubstreamID, MemoryBackendError)
 
     /// The negative errno the kernel returns for the same refusal (`-EINVAL`, `-ENOMEM`, ...).
     public var kernelErrno: Int32 {
@@ -64,9 +70,11 @@ public enum PCMMemoryError: Error, Hashable, Sendable, CustomStringConvertible {
         case .zeroSize: -ENXIO
         case .backendFailure(.systemCall(_, let errno)): -errno
         case .backendFailure(.outOfMemory): -ENOMEM
+        case .reclaimFailed(_, .systemCall(_, let errno)): -errno
+        case .reclaimFailed(_, .outOfMemory): -ENOMEM
         case .pcmAlreadyExists, .invalidPCMNumber, .invalidSubstreamCount, .alreadyPreallocated, .notOpen, .notPreallocated,
             .negativeSize, .maxBelowSize, .procValueNotANumber, .procValueTooSmall, .procValueAboveMax,
-            .backendFailure(.invalidSize):
+            .backendFailure(.invalidSize), .exportedMemoryPreallocated, .reclaimFailed(_, .invalidSize):
             -EINVAL
         }
     }
@@ -101,6 +109,8 @@ public enum PCMMemoryError: Error, Hashable, Sendable, CustomStringConvertible {
         case .procValueTooSmall(let kib): "prealloc value \(kib) KiB is below 8 KiB"
         case .procValueAboveMax(let kib, let max): "prealloc value \(kib) KiB is above the maximum of \(max) KiB"
         case .backendFailure(let error): "memory backend failed: \(error)"
+        case .exportedMemoryPreallocated(let id): "\(id) holds memory shared with clients, which is never preallocated"
+        case .reclaimFailed(let id, let error): "\(id): its released shared memory could not be punched out: \(error)"
         }
     }
 }

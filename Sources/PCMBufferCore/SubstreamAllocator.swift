@@ -98,13 +98,15 @@ public final class SubstreamAllocator: Sendable {
     ///   `preallocateDMA` is off, skip this and return 0.
     /// - `size > 0, max == 0`: a *fixed* buffer: exactly `size` or an error, no fallback.
     /// - `size == 0`: nothing is preallocated; every buffer is allocated by `allocate`.
+    ///   This (with `max == 0`) is the only form a ``BufferType/sealedShared`` substream accepts.
     ///
     /// On success the hw_params limit ``bufferBytesMax(substream:)`` becomes the obtained
     /// page-aligned size, and when `max > 0` the substream gets its `prealloc` proc file.
     ///
     /// - Returns: the bytes obtained, page-aligned (0 when nothing was preallocated).
     /// - Throws: `unknownSubstream`, `negativeSize`, `busy`, `alreadyPreallocated`,
-    ///   `maxBelowSize` (`max > 0 && max < size`); for a fixed buffer `cardLimitExceeded` or
+    ///   `maxBelowSize` (`max > 0 && max < size`), `exportedMemoryPreallocated` (a
+    ///   ``BufferType/sealedShared`` substream with a size or max); for a fixed buffer `cardLimitExceeded` or
     ///   `outOfMemory`; `backendFailure` for any other failure of the memory backend.
     @discardableResult
     public func preallocate(substream: SubstreamID, type: BufferType, size: ByteCount, max: ByteCount) throws(PCMMemoryError) -> ByteCount {
@@ -129,6 +131,7 @@ public final class SubstreamAllocator: Sendable {
                 let record = try state.record(id)
                 guard record.runtime == nil else { throw .busy(id) }
                 guard record.preallocation == nil else { throw .alreadyPreallocated(id) }
+                if type.isExportedToClients, size.value > 0 || max.value > 0 { throw .exportedMemoryPreallocated(id) }
             }
             var obtained: [ByteCount] = []
             for id in ids { obtained.append(ByteCount(try state.preallocate(id, type: type, size: size.value, max: max.value))) }
@@ -157,10 +160,20 @@ public final class SubstreamAllocator: Sendable {
 
     /// Closes a substream, releasing its runtime buffer first (what hw_free does for a
     /// managed buffer when the device is closed).
+    ///
+    /// - Throws: `unknownSubstream`; `reclaimFailed` after the substream has been closed and
+    ///   its card credited (see ``release(substream:)``).
     public func close(substream: SubstreamID) throws(PCMMemoryError) {
         try state.withLock { (state) throws(PCMMemoryError) in
-            try state.release(substream)
+            var reclaimFailure: PCMMemoryError? = nil
+            do throws(PCMMemoryError) {
+                try state.release(substream)
+            } catch {
+                guard case .reclaimFailed = error else { throw error }
+                reclaimFailure = error
+            }
             try state.record(substream).runtime = nil
+            if let reclaimFailure { throw reclaimFailure }
         }
     }
 
@@ -176,8 +189,13 @@ public final class SubstreamAllocator: Sendable {
     /// The size in use becomes `bytes` in every case. This does not check
     /// ``bufferBytesMax(substream:)``; that limit belongs to hw_params (see ``HardwareSizing``).
     ///
+    /// A ``BufferType/sealedShared`` substream is the exception to keeping: every call maps a
+    /// new, zeroed memfd and frees (and punches) the old one, so memory that went to one client
+    /// never reaches another.
+    ///
     /// - Throws: `unknownSubstream`, `notOpen`, `notPreallocated` (no preallocation call
     ///   was made), `negativeSize`, `zeroSize`; and after the old buffer has been released,
+    ///   `reclaimFailed` (the old buffer's punch failed; nothing new was allocated),
     ///   `fixedBufferTooSmall`, `cardLimitExceeded`, `outOfMemory` or `backendFailure`.
     @discardableResult
     public func allocate(substream: SubstreamID, bytes: ByteCount) throws(PCMMemoryError) -> AllocationChange {
@@ -187,7 +205,13 @@ public final class SubstreamAllocator: Sendable {
     /// Releases an open substream's runtime buffer (`snd_pcm_lib_free_pages`): a dynamic
     /// buffer is freed, the preallocated one only detached. Releasing twice is harmless.
     ///
-    /// - Throws: `unknownSubstream`, `notOpen`.
+    /// A ``BufferType/sealedShared`` buffer is also punched out (``DMABuffer/reclaim()``): its
+    /// pages are freed at once, even if a client still maps them, and every mapping (the
+    /// daemon's and the client's) reads zeros from then on. Detach the audio thread from the
+    /// stream before releasing, so that it does not fault fresh pages back in.
+    ///
+    /// - Throws: `unknownSubstream`, `notOpen`; `reclaimFailed` when the punch failed, after
+    ///   the buffer was released and its card credited.
     public func release(substream: SubstreamID) throws(PCMMemoryError) {
         try state.withLock { (state) throws(PCMMemoryError) in try state.release(substream) }
     }
