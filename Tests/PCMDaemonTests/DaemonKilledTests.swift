@@ -1,0 +1,85 @@
+// The daemon dies under an application: a real pcmd is killed with SIGKILL while the test process
+// (the application) writes to two streams, changes a volume and closes a stream from several
+// tasks. The application must survive every time (a SIGPIPE would kill this test process) and
+// every call must end in a typed end-of-connection error, promptly: nothing waits forever on a
+// daemon that is gone. The same race against a scripted daemon runs 1000 times in PCMClientTests;
+// this is the real thing, fewer times because each round starts a daemon.
+import Foundation
+import PCMBufferCore
+import PCMClient
+import PCMProtocol
+import SystemPackage
+import Testing
+
+@Suite("the daemon killed under its clients", .serialized, .timeLimit(.minutes(3)))
+struct DaemonKilledTests {
+    static func isEndOfConnection(_ error: PCMClientError) -> Bool {
+        switch error {
+        case .disconnected, .streamClosed: true
+        case .system(call: _, errno: let code): code == .brokenPipe || code == .connectionReset
+        default: false
+        }
+    }
+
+    @Test("SIGKILL of pcmd mid-stream, 100 rounds: the application lives and every call ends in a typed error")
+    func killedMidStream() async throws {
+        let format = PCMProtocol.StreamFormat(.s16, rate: 48_000, channels: 2)
+        let chunk = [UInt8](repeating: 0x11, count: 256 * 4)
+        var unexpected: [String] = []
+        for round in 0..<100 {
+            let dir = try temporaryDirectory()
+            let daemon = try await ServedDaemon.start(["--device", "playout", "--period", "256"], directory: dir)
+            let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "victim-app")
+            let first = try await connection.openPlayback(format: format, latencyMicroseconds: 50_000, name: "first")
+            let second = try await connection.openPlayback(format: format, latencyMicroseconds: 50_000, name: "second")
+            let killAfter = UInt64.random(in: 0...150_000_000)
+            let failures = await withTaskGroup(of: [String].self) { group in
+                for stream in [first, second] {
+                    group.addTask {
+                        while true {
+                            do throws(PCMClientError) {
+                                try await stream.write(chunk)
+                            } catch {
+                                return Self.isEndOfConnection(error) ? [] : ["write ended with \(error)"]
+                            }
+                        }
+                    }
+                }
+                group.addTask {
+                    var step = 0
+                    while true {
+                        step += 1
+                        do throws(PCMClientError) {
+                            try await first.setVolume(Volume(level: Float(step % 10) / 10))
+                        } catch {
+                            return Self.isEndOfConnection(error) ? [] : ["setVolume ended with \(error)"]
+                        }
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(nanoseconds: killAfter / 2)
+                    do throws(PCMClientError) {
+                        try await second.close()
+                    } catch {
+                        if !Self.isEndOfConnection(error) { return ["close ended with \(error)"] }
+                    }
+                    return []
+                }
+                group.addTask {
+                    try? await Task.sleep(nanoseconds: killAfter)
+                    daemon.process.signal(SIGKILL)
+                    return []
+                }
+                var all: [String] = []
+                for await result in group { all += result }
+                return all
+            }
+            unexpected += failures.map { "round \(round): \($0)" }
+            #expect(connection.closedReason != nil, "round \(round): the connection must know the daemon is gone")
+            connection.close()
+            _ = try? daemon.process.wait(timeout: 10)
+        }
+        let firstFew = Array(unexpected.prefix(5))
+        #expect(unexpected.count == 0, "the first of them: \(firstFew)")
+    }
+}
