@@ -104,11 +104,12 @@ final class PlaybackLeg {
     var outstanding: Int { granted - received }
 
     /// The least free space worth a grant: half a client period, or, for a buffer of more than three
-    /// periods, all but three periods of it. The client is then woken once its queue is down to
-    /// three periods (not every period): fewer wakeups for a large buffer, and still three periods of
-    /// margin. Never a whole period for small buffers: after a device period a resampled stream
-    /// frees slightly less than a client period and would wait for a second one.
-    var grantThreshold: Int { max((periodFrames + 1) / 2, bufferFrames - 3 * periodFrames) }
+    /// periods, half the buffer but at most all but three periods of it. The client is woken when
+    /// its queue is down to half its buffer (three periods at least), not every period: a 200 ms
+    /// player wakes about ten times a second with 100 ms in hand. Never a whole period for small
+    /// buffers: after a device period a resampled stream frees slightly less than a client period
+    /// and would wait for a second one.
+    var grantThreshold: Int { max((periodFrames + 1) / 2, min(bufferFrames / 2, bufferFrames - 3 * periodFrames)) }
 
     /// New credits to grant now (0 below ``grantThreshold``, except the first grant).
     func takeGrant() -> Int {
