@@ -17,10 +17,12 @@ struct DaemonProcess {
 
     /// Starts pcmd with `arguments`; `alsaConfig` (text), when given, replaces alsa-lib's
     /// configuration for the child.
-    static func start(_ arguments: [String], alsaConfig: String? = nil, directory: URL) throws -> DaemonProcess {
+    /// `realtime` keeps pcmd's own default (SCHED_FIFO for its audio threads where allowed); tests
+    /// otherwise turn it off so that many daemons started at once cannot starve the machine.
+    static func start(_ arguments: [String], alsaConfig: String? = nil, directory: URL, realtime: Bool = false) throws -> DaemonProcess {
         let process = Process()
         process.executableURL = executable
-        process.arguments = arguments + ["--rt-priority", "0"]
+        process.arguments = arguments + (realtime ? [] : ["--rt-priority", "0"])
         var environment = ProcessInfo.processInfo.environment
         if let alsaConfig {
             let path = directory.appendingPathComponent("asound.conf")

@@ -2,7 +2,8 @@
 // option. At the defaults (device period 1024 x 3, the daemon's default client latency, pcmplay's
 // default buffer), a 60 s file must take 60 s and report no underrun, at 48 kHz (copied
 // bit-exactly) and at 44.1 kHz (most music: resampled), alone and with eight players at once.
-// These tests exist because every other client test asks for 200-500 ms and so never saw the
+// pcmd runs with its own default scheduling here too (SCHED_FIFO for the audio thread where the
+// user may have it, as root in CI), unlike the other daemon tests. These tests exist because every other client test asks for 200-500 ms and so never saw the
 // stutter users hit first (140-259 underruns in a few seconds before the credits were paced by
 // the audio thread). PCMD_DEFAULTS_SECONDS shortens the files for a quick local run.
 import Foundation
@@ -61,7 +62,7 @@ struct DefaultPlaybackTests {
     @Test("one pcmplay of a 48 kHz file at the defaults: on time, no underrun, bit-exact")
     func alone48k() async throws {
         let dir = try temporaryDirectory()
-        let daemon = try await ServedDaemon.start(["--device", "playout"], directory: dir)
+        let daemon = try await ServedDaemon.start(["--device", "playout"], directory: dir, realtime: true)
         let music = try file(rate: 48_000, seed: 21, in: dir)
         let played = try play([music.path], on: daemon)
         let stopped = try daemon.stop()
@@ -76,7 +77,7 @@ struct DefaultPlaybackTests {
     @Test("one pcmplay of a 44.1 kHz file at the defaults: on time, no underrun")
     func alone44k() async throws {
         let dir = try temporaryDirectory()
-        let daemon = try await ServedDaemon.start(["--device", "playout"], directory: dir)
+        let daemon = try await ServedDaemon.start(["--device", "playout"], directory: dir, realtime: true)
         let music = try file(rate: 44_100, seed: 22, in: dir)
         let played = try play([music.path], on: daemon)
         let stopped = try daemon.stop()
@@ -93,7 +94,7 @@ struct DefaultPlaybackTests {
     @Test("eight pcmplay at once at the defaults (four 48 kHz, four 44.1 kHz): all on time, none underruns")
     func eightAtOnce() async throws {
         let dir = try temporaryDirectory()
-        let daemon = try await ServedDaemon.start(["--device", "playout"], directory: dir)
+        let daemon = try await ServedDaemon.start(["--device", "playout"], directory: dir, realtime: true)
         var paths: [String] = []
         for index in 0..<8 {
             paths.append(try file(rate: index % 2 == 0 ? 48_000 : 44_100, seed: 30 + UInt32(index), in: dir).path)

@@ -22,9 +22,9 @@ struct ServedDaemon {
     var pid: Int32 { process.process.processIdentifier }
 
     /// Starts pcmd with `arguments` and waits until its socket answers.
-    static func start(_ arguments: [String], directory: URL) async throws -> ServedDaemon {
+    static func start(_ arguments: [String], directory: URL, realtime: Bool = false) async throws -> ServedDaemon {
         let process = try DaemonProcess.start(arguments + ["--socket", directory.path + "/socket"],
-                                              alsaConfig: clientFileDevices(in: directory), directory: directory)
+                                              alsaConfig: clientFileDevices(in: directory), directory: directory, realtime: realtime)
         let daemon = ServedDaemon(process: process, directory: directory)
         for _ in 0..<300 {
             if let connection = try? await PCMConnection.connect(path: daemon.socket, clientName: "probe") {
