@@ -10,6 +10,10 @@ public struct ServerConfiguration: Sendable {
     public var policy: AccessPolicy
     /// Most client streams at once (all clients together); more is `tooManyStreams` to that client.
     public var maxStreams: Int
+    /// Most streams one connection may hold at once; more is `tooManyClientStreams`. Each
+    /// stream costs a slot, shared memory charged to the clients' card and an eventfd, so
+    /// without a share per connection one client could take every slot.
+    public var maxStreamsPerClient = ServerConfiguration.defaultMaxStreamsPerClient
     /// Most connected clients at once (`max-clients`); more are refused with `tooManyClients`.
     public var maxClients = ServerConfiguration.defaultMaxClients
     /// Most connections one uid may hold at once (`max-clients-per-user`); nil means
@@ -33,6 +37,9 @@ public struct ServerConfiguration: Sendable {
         self.policy = policy
         self.maxStreams = maxStreams
     }
+
+    /// The built-in per-connection stream limit: a player, a recorder and headroom.
+    public static let defaultMaxStreamsPerClient = 8
 
     /// The built-in connection limit.
     public static let defaultMaxClients = 128
