@@ -131,11 +131,11 @@ let package = Package(
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         // PCMBufferCore: the descriptor-passing tests send shared stream memory.
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
-        .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMProtocol", "PCMBufferCore", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
+        .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",
             dependencies: [
-                "PCMDaemon", "PCMClient", "AudioFile", "pcmd-systemd-probe",
+                "PCMDaemon", "PCMClient", "PCMClientCore", "AudioFile", "pcmd-systemd-probe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
