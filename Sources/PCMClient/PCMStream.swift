@@ -168,7 +168,9 @@ public final class PCMStream: Sendable {
                 chunk.removeSubrange((frames * format.bytesPerFrame)...)
                 return chunk
             }
-            try await waitForRing(frames: max(1, granted.ring.periodFrames))
+            // Any frame will do: the daemon writes whole periods, so this wakes once a period
+            // at most, and a chunk never waits for a threshold it might not reach.
+            try await waitForRing(frames: 1)
         }
     }
 
