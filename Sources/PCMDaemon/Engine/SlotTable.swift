@@ -102,9 +102,15 @@ public final class SlotTable: Sendable {
     /// `initialState`. The slot owns both until ``release(_:)``.
     public func claim(ringFrames: Int, rate: Int, devicePeriodFrames: Int, deviceBufferFrames: Int,
                       startThreshold: Int, initialState: SlotState) throws(SlotError) -> StreamSlot {
-        let frames = SharedStreamLayout.ringFrames(atLeast: FrameCount(ringFrames), layout: layout)
         guard ringFrames > 0, devicePeriodFrames > 0 else { throw .invalidBuffer(frames: ringFrames, period: devicePeriodFrames) }
-        guard frames.value <= maximumFrames else { throw .bufferTooLarge(frames: frames.value, maximum: maximumFrames) }
+        guard ringFrames <= maximumFrames else { throw .bufferTooLarge(frames: ringFrames, maximum: maximumFrames) }
+        // Whole pages: round up, unless that passes the maximum, then down (a ring asked at the
+        // maximum must not be refused for the rounding).
+        var frames = SharedStreamLayout.ringFrames(atLeast: FrameCount(ringFrames), layout: layout)
+        if frames.value > maximumFrames {
+            frames = FrameCount(frames.value - SharedStreamLayout.ringFrameQuantum(bytesPerFrame: layout.bytesPerFrame))
+        }
+        guard frames.value > 0 else { throw .bufferTooLarge(frames: ringFrames, maximum: maximumFrames) }
         let geometry = SharedStreamGeometry(
             direction: direction, layout: layout, rate: rate, bufferFrames: frames,
             devicePeriodFrames: FrameCount(devicePeriodFrames), deviceBufferFrames: FrameCount(max(deviceBufferFrames, devicePeriodFrames)))
