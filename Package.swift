@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "pcmd-bench", targets: ["pcmd-bench"]),
         .library(name: "PCMBufferCore", targets: ["PCMBufferCore"]),
         .library(name: "PCMClient", targets: ["PCMClient"]),
+        .library(name: "PCMClientCore", targets: ["PCMClientCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -83,20 +84,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // The client side: an async library and the command-line tools built on it.
+        // The client side: a synchronous, allocation-free core (control socket with descriptor
+        // passing, shared stream rings, client-side conversion; no Concurrency, no Foundation),
+        // an async library built on it, and the command-line tools.
+        .target(name: "PCMClientCore", dependencies: ["PCMProtocol", "PCMBufferCore", "PCMDSP"], swiftSettings: strictSettings),
         .target(
             name: "PCMClient",
-            dependencies: ["PCMProtocol", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "pcmplay",
-            dependencies: ["PCMClient", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PCMClientCore", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "pcmrec",
-            dependencies: ["PCMClient", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PCMClientCore", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -127,11 +131,11 @@ let package = Package(
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         // PCMBufferCore: the descriptor-passing tests send shared stream memory.
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
-        .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMProtocol", "PCMBufferCore", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
+        .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",
             dependencies: [
-                "PCMDaemon", "PCMClient", "AudioFile", "pcmd-systemd-probe",
+                "PCMDaemon", "PCMClient", "PCMClientCore", "AudioFile", "pcmd-systemd-probe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

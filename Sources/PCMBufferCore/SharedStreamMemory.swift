@@ -175,6 +175,22 @@ public final class SharedStreamMemory: @unchecked Sendable {
         return (geometry, regions)
     }
 
+    /// Locks the whole mapping into RAM (`mlock`), so the audio thread that reads and writes
+    /// it never takes a page fault that waits for the disk or for reclaim. Returns `nil` on
+    /// success, or the `errno` of a refusal (`EPERM`, or `ENOMEM` over `RLIMIT_MEMLOCK`): the
+    /// stream still works then, only without that guarantee, and the caller says so once.
+    ///
+    /// Call ``unlockResident()`` before the memory is released: the kernel refuses the
+    /// reclaiming punch (`MADV_REMOVE`) on locked pages.
+    public func lockResident() -> Int32? {
+        mlock(base, regions.totalBytes) == 0 ? nil : errno
+    }
+
+    /// Undoes ``lockResident()``; harmless when the lock was refused or never taken.
+    public func unlockResident() {
+        _ = munlock(base, regions.totalBytes)  // fails only for a range that was never locked
+    }
+
     /// The memfd behind the memory, to send to the client with `SCM_RIGHTS`; `nil` in the
     /// client, which needs no descriptor once it has mapped the memory. The descriptor belongs
     /// to the allocator's buffer: sending it duplicates it into the client, and this one stays

@@ -1,12 +1,16 @@
-// The engine of a client connection: the state every API call and the I/O thread share (behind
-// one Mutex), and the I/O thread itself. The thread owns the socket and the receive framer; it
-// sends what calls queue, decodes what the daemon sends, answers waiting requests by tag and
-// applies events (credits, clock, xruns, capture audio) to the stream records. API calls never
-// touch the socket, so no task ever blocks in a system call.
+// The engine of an async client connection: the state every API call and the I/O thread share
+// (behind one Mutex), and the I/O thread itself. The thread owns the control channel
+// (PCMClientCore's ControlChannel: socket, framer, received descriptors); it sends what calls
+// queue, decodes what the daemon sends, answers waiting requests by tag (mapping a new stream's
+// shared memory from the descriptors of its reply), applies events, and polls the eventfd of
+// every stream with a waiting writer or reader, resuming it when the daemon rings. API calls
+// never touch the socket, so no task ever blocks in a system call. Audio never passes through
+// here: writers and readers use their stream's shared ring directly.
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import PCMClientCore
 import PCMProtocol
 import Synchronization
 import SystemPackage
@@ -68,13 +72,13 @@ final class ConnectionCore: Sendable {
         self.wakeEvent = wakeEvent
     }
 
-    /// Starts the I/O thread on `socket` and returns the core that talks to it.
-    static func start(socket: consuming ClientSocket) throws(PCMClientError) -> ConnectionCore {
+    /// Starts the I/O thread on `channel` and returns the core that talks to it.
+    static func start(channel: consuming ControlChannel) throws(PCMClientError) -> ConnectionCore {
         let core = ConnectionCore(wakeEvent: try WakeEvent())
-        let transfer = Transfer(socket)
+        let transfer = Transfer(channel)
         try startThread { [core] in
-            guard let socket = transfer.take() else { return }
-            core.run(socket)
+            guard var channel = transfer.take() else { return }
+            core.run(&channel)
         }
         return core
     }
@@ -136,18 +140,28 @@ final class ConnectionCore: Sendable {
 
     // MARK: - The I/O thread
 
-    /// The I/O thread's loop: send what is queued, read what arrives, until the connection ends.
-    private func run(_ socket: borrowing ClientSocket) {
-        var framer = MessageFramer()
+    /// The I/O thread's loop: send what is queued, read what arrives, wake stream waiters,
+    /// until the connection ends. When it ends, every waiter fails with the reason.
+    private func run(_ channel: inout ControlChannel) {
         var sending: [UInt8] = []
         var sent = 0
+        // Reused every round: the poll set (socket, doorbell, then the eventfds of streams
+        // with a waiter) and the streams those eventfds belong to.
+        var descriptors: [pollfd] = []
+        var watched: [StreamID] = []
         let reason: PCMClientError
         loop: while true {
+            descriptors.removeAll(keepingCapacity: true)
+            watched.removeAll(keepingCapacity: true)
             let stop: Bool = state.withLock { state in
                 if sent == sending.count {
                     sending.removeAll(keepingCapacity: true)
                     sent = 0
                     swap(&sending, &state.outgoing)
+                }
+                for (id, record) in state.streams where record.waiter != nil {
+                    watched.append(id)
+                    descriptors.append(pollfd(fd: record.shared.wakeDescriptor, events: Int16(POLLIN), revents: 0))
                 }
                 return state.closeRequested
             }
@@ -155,34 +169,47 @@ final class ConnectionCore: Sendable {
                 reason = .disconnected(nil)
                 break loop
             }
-            do throws(PCMClientError) {
+            do throws(ClientCoreError) {
                 if sent < sending.count {
                     let offset = sent
-                    let result: Result<Int, PCMClientError> = sending.withUnsafeBytes { raw in
-                        Result { () throws(PCMClientError) in try socket.send(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
+                    let result: Result<Int, ClientCoreError> = sending.withUnsafeBytes { raw in
+                        Result { () throws(ClientCoreError) in try channel.sendAvailable(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
                     }
                     sent += try result.get()
                 }
-                let readiness = try socket.wait(forWriting: sent < sending.count, wake: wakeEvent)
-                if readiness.readable || readiness.hangUp {
-                    if let end = try receive(from: socket, into: &framer) {
+                descriptors.insert(pollfd(fd: channel.fd, events: Int16(POLLIN) | (sent < sending.count ? Int16(POLLOUT) : 0), revents: 0), at: 0)
+                descriptors.insert(pollfd(fd: wakeEvent.fd, events: Int16(POLLIN), revents: 0), at: 1)
+                let ready = descriptors.withUnsafeMutableBufferPointer { fds in
+                    retryingInterrupts { poll(fds.baseAddress, nfds_t(fds.count), -1) }
+                }
+                guard ready >= 0 else { throw .system(call: "poll", errno: errno) }
+                if descriptors[1].revents != 0 { wakeEvent.drain() }
+                if descriptors.count > 2 {
+                    state.withLock { state in
+                        for (index, id) in watched.enumerated() where descriptors[index + 2].revents != 0 {
+                            state.streams[id]?.wakeWaiter()
+                        }
+                    }
+                }
+                if descriptors[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                    if let end = try receive(&channel) {
                         reason = end
                         break loop
                     }
                 }
             } catch {
-                var ending = error
-                if case .system(call: "send", errno: let code) = error, code == .brokenPipe || code == .connectionReset {
+                var ending = PCMClientError(error)
+                if case .disconnected = error {
                     // The daemon hung up while we were writing: its last words (an error event
                     // with the reason) may still be waiting to be read. Read them, so the
                     // disconnect carries the daemon's reason rather than EPIPE.
-                    if (try? receive(from: socket, into: &framer)) != nil { ending = .disconnected(nil) }
+                    if (try? receive(&channel)) != nil { ending = .disconnected(nil) }
                 }
                 reason = ending
                 break loop
             }
         }
-        socket.shutDown()
+        channel.shutDown()
         state.withLock { state in
             let final: PCMClientError
             if case .disconnected(nil) = reason, let lastError = state.lastError {
@@ -196,28 +223,47 @@ final class ConnectionCore: Sendable {
 
     /// Reads everything available and dispatches each whole message.
     /// Returns the reason the connection ended, or `nil` if it is still open.
-    private func receive(from socket: borrowing ClientSocket, into framer: inout MessageFramer) throws(PCMClientError) -> PCMClientError? {
+    private func receive(_ channel: inout ControlChannel) throws(ClientCoreError) -> PCMClientError? {
         while true {
-            guard let count = try socket.receive(into: framer.receiveBuffer()) else { return nil }
-            if count == 0 { return .disconnected(nil) }
-            framer.didReceive(count)
-            while true {
-                let envelope: Envelope?
-                do throws(ProtocolError) {
-                    envelope = try framer.next()
-                } catch {
-                    return .protocolViolation(error)
+            let open = try channel.receiveAvailable()
+            var handled = 0
+            while let envelope = try channel.nextEnvelope() {
+                handled += 1
+                // A new stream's reply takes its two descriptors from the front of the queue,
+                // outside the lock: mapping is a few system calls.
+                var mapped: Result<ClientStream, PCMClientError>?
+                if envelope.tag != 0, case .streamOpened(let opened) = envelope.message {
+                    let format = state.withLock { $0.pending[envelope.tag]?.format }
+                    mapped = Self.map(opened, stream: envelope.stream, format: format, from: &channel)
                 }
-                guard let envelope else { break }
-                if let violation = state.withLock({ $0.apply(envelope) }) { return violation }
+                if let violation = state.withLock({ $0.apply(envelope, mapped: mapped) }) { return violation }
             }
+            if !open { return .disconnected(nil) }
+            if handled == 0 { return nil }
+        }
+    }
+
+    /// Maps a new stream from the two descriptors its reply carried.
+    private static func map(_ opened: StreamOpened, stream: StreamID, format: StreamFormat?,
+                            from channel: inout ControlChannel) -> Result<ClientStream, PCMClientError> {
+        let memfd = channel.takeDescriptor()
+        let wake = channel.takeDescriptor()
+        guard let memfd, let wake, let format else {
+            if let memfd { _ = Glibc.close(memfd) }
+            if let wake { _ = Glibc.close(wake) }
+            return .failure(format == nil ? .unexpectedReply(.streamOpened) : .sharedMemory("streamOpened came without its two descriptors"))
+        }
+        do throws(ClientCoreError) {
+            return .success(try ClientStream(id: stream, opened: opened, format: format, memoryDescriptor: memfd, wakeDescriptor: wake))
+        } catch {
+            return .failure(PCMClientError(error))
         }
     }
 }
 
 extension ConnectionState {
     /// Applies one message from the daemon. Returns an error if the daemon broke the protocol.
-    mutating func apply(_ envelope: Envelope) -> PCMClientError? {
+    mutating func apply(_ envelope: Envelope, mapped: Result<ClientStream, PCMClientError>?) -> PCMClientError? {
         if envelope.tag != 0 {
             if unawaited.remove(envelope.tag) != nil { return nil }
             guard let request = pending.removeValue(forKey: envelope.tag) else {
@@ -227,32 +273,30 @@ extension ConnectionState {
             case .error(let reply):
                 request.continuation.resume(returning: .failure(.refused(reply)))
             case .streamOpened(let opened):
-                guard let format = request.format else { return .unexpectedReply(.streamOpened) }
-                streams[envelope.stream] = StreamRecord(format: format, opened: opened)
-                request.continuation.resume(returning: .success(envelope))
+                guard let format = request.format, let mapped else { return .unexpectedReply(.streamOpened) }
+                switch mapped {
+                case .success(let shared):
+                    streams[envelope.stream] = StreamRecord(format: format, opened: opened, shared: shared)
+                    request.continuation.resume(returning: .success(envelope))
+                case .failure(let error):
+                    // The daemon holds a stream we cannot use: tell it, and the caller why.
+                    let tag = takeTag()
+                    // A payload-less message always encodes; nothing to report otherwise.
+                    if (try? Envelope(.closeStream, stream: envelope.stream, tag: tag).encode(appendingTo: &outgoing)) != nil {
+                        unawaited.insert(tag)
+                    }
+                    request.continuation.resume(returning: .failure(error))
+                }
             default:
                 request.continuation.resume(returning: .success(envelope))
             }
             return nil
         }
         switch envelope.message {
-        case .credits(let credits):
-            guard streams[envelope.stream] != nil else { return nil }  // a late event for a closed stream
-            streams[envelope.stream]!.credits += Int(credits.frames)
-            if let waiter = streams[envelope.stream]!.creditWaiter {
-                streams[envelope.stream]!.creditWaiter = nil
-                waiter.resume(returning: .success(()))
-            }
-        case .position(let position):
-            streams[envelope.stream]?.position = position
-        case .xrun(let xrun):
-            streams[envelope.stream]?.lastXrun = xrun
         case .streamVolumeChanged(let volume):
             streams[envelope.stream]?.volume = volume
         case .masterVolumeChanged(let master):
             masterVolumes[master.device] = master.volume
-        case .audioData(let samples):
-            streams[envelope.stream]?.capture.append(samples)
         case .error(let reply):
             if envelope.stream == .connection {
                 lastError = reply
@@ -297,4 +341,18 @@ func startThread(_ body: @escaping @Sendable () -> Void) throws(PCMClientError) 
         throw .system(call: "pthread_create", errno: Errno(rawValue: result))
     }
     pthread_detach(thread)
+}
+
+/// Runs a system call again while it fails with EINTR.
+@inline(__always)
+func retryingInterrupts<Result: BinaryInteger>(_ call: () -> Result) -> Result {
+    while true {
+        let result = call()
+        if result >= 0 || errno != EINTR { return result }
+    }
+}
+
+extension Errno {
+    /// The calling thread's `errno`.
+    static var current: Errno { Errno(rawValue: errno) }
 }

@@ -2,6 +2,8 @@
 // fault it is: the caller's arguments, the system (socket calls), the daemon's answer, or a
 // connection that ended.
 
+import PCMBufferCore
+import PCMClientCore
 import PCMProtocol
 import SystemPackage
 
@@ -28,6 +30,10 @@ public enum PCMClientError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// The calling task was cancelled while waiting.
     case cancelled
+    /// The stream's shared memory or descriptors, as the daemon sent them, cannot be used.
+    case sharedMemory(String)
+    /// A wait took longer than allowed.
+    case timedOut
 
     public var description: String {
         switch self {
@@ -52,6 +58,39 @@ public enum PCMClientError: Error, Hashable, Sendable, CustomStringConvertible {
             return text
         case .cancelled:
             return "cancelled"
+        case .sharedMemory(let text):
+            return "the stream's shared memory: \(text)"
+        case .timedOut:
+            return "timed out"
+        }
+    }
+}
+
+extension PCMClientError {
+    /// The async error for an error of the synchronous core.
+    init(_ error: ClientCoreError) {
+        switch error {
+        case .noDaemon(let tried): self = .noDaemon(tried: tried.mapValues { Errno(rawValue: $0) })
+        case .unusableSocketPath(let path): self = .unusableSocketPath(path)
+        case .system(let call, let code): self = .system(call: call, errno: Errno(rawValue: code))
+        case .refused(let reply): self = .refused(reply)
+        case .disconnected(let reply): self = .disconnected(reply)
+        case .protocolViolation(let error): self = .protocolViolation(error)
+        case .descriptors(let text): self = .sharedMemory(text)
+        case .sharedMemory(let error): self = .sharedMemory(error.description)
+        case .unexpectedReply(let type): self = .unexpectedReply(type)
+        case .streamClosed(let reply): self = .streamClosed(reply)
+        case .invalidArgument(let text): self = .invalidArgument(text)
+        case .timedOut: self = .timedOut
+        }
+    }
+
+    /// The reason handed to the core's stream when the async side closes it.
+    var core: ClientCoreError {
+        switch self {
+        case .disconnected(let reply): .disconnected(reply)
+        case .streamClosed(let reply): .streamClosed(reply)
+        default: .disconnected(nil)
         }
     }
 }

@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import PCMClientCore
 import PCMProtocol
 import Synchronization
 import SystemPackage
@@ -48,12 +49,16 @@ public final class PCMConnection: Sendable {
         }
         var failures: [String: Errno] = [:]
         for candidate in candidates {
-            do throws(PCMClientError) {
-                let socket = try ClientSocket.connect(path: candidate)
-                return try await handshake(socket: socket, clientName: clientName)
-            } catch .system(call: "connect", let errno) {
-                failures[candidate] = errno
+            let channel: ControlChannel
+            do throws(ClientCoreError) {
+                channel = try ControlChannel(connectingTo: candidate)
+            } catch .system(call: "connect", let code) {
+                failures[candidate] = Errno(rawValue: code)
+                continue
+            } catch {
+                throw PCMClientError(error)
             }
+            return try await handshake(channel: channel, clientName: clientName)
         }
         throw .noDaemon(tried: failures)
     }
@@ -61,11 +66,17 @@ public final class PCMConnection: Sendable {
     /// Speaks the protocol over a socket that is already connected (for example one end of a
     /// `socketpair` in a test, or a descriptor inherited from a parent). Takes ownership of `fd`.
     public static func connect(adopting fd: Int32, clientName: String) async throws(PCMClientError) -> PCMConnection {
-        try await handshake(socket: try ClientSocket(adopting: fd), clientName: clientName)
+        let channel: ControlChannel
+        do throws(ClientCoreError) {
+            channel = try ControlChannel(adopting: fd)
+        } catch {
+            throw PCMClientError(error)
+        }
+        return try await handshake(channel: channel, clientName: clientName)
     }
 
-    private static func handshake(socket: consuming ClientSocket, clientName: String) async throws(PCMClientError) -> PCMConnection {
-        let core = try ConnectionCore.start(socket: socket)
+    private static func handshake(channel: consuming ControlChannel, clientName: String) async throws(PCMClientError) -> PCMConnection {
+        let core = try ConnectionCore.start(channel: channel)
         let hello = Hello(pid: UInt32(bitPattern: getpid()), clientName: clientName)
         do throws(PCMClientError) {
             let reply = try await core.request(.hello(hello))
@@ -86,8 +97,9 @@ public final class PCMConnection: Sendable {
 
     // MARK: - Streams
 
-    /// Opens a playback stream: the client writes audio in `format`, the daemon converts it to the
-    /// device's format and rate and mixes it with the other clients.
+    /// Opens a playback stream: the client writes audio in `format`; this library converts it to
+    /// the device's format and rate into the stream's shared ring, and the daemon mixes it with
+    /// the other clients.
     ///
     /// - Parameters:
     ///   - format: The client's sample format, rate and channels.
@@ -103,8 +115,8 @@ public final class PCMConnection: Sendable {
         try await open(.playback, format: format, latencyMicroseconds: latencyMicroseconds, device: device, name: name)
     }
 
-    /// Opens a capture stream: the daemon sends the device's input converted to `format`;
-    /// read it from ``PCMStream/captured``.
+    /// Opens a capture stream: the daemon writes the device's input into the stream's shared
+    /// ring and this library converts it to `format`; read it from ``PCMStream/captured``.
     public func openCapture(
         format: StreamFormat, latencyMicroseconds: UInt32 = 0,
         device: AudioDeviceID = .defaultDevice, name: String = ""
@@ -112,7 +124,8 @@ public final class PCMConnection: Sendable {
         try await open(.capture, format: format, latencyMicroseconds: latencyMicroseconds, device: device, name: name)
     }
 
-    /// Opens a stream in any direction, including ``StreamMode/duplex``.
+    /// Opens a stream. Protocol version 2 has no duplex streams (the daemon refuses them):
+    /// open a playback and a capture stream instead.
     public func open(
         _ direction: StreamMode, format: StreamFormat, latencyMicroseconds: UInt32 = 0,
         device: AudioDeviceID = .defaultDevice, name: String = ""
@@ -121,8 +134,10 @@ public final class PCMConnection: Sendable {
             direction: direction, format: format, latencyMicroseconds: latencyMicroseconds, device: device, name: name
         )
         let reply = try await core.request(.openStream(request), format: format)
-        guard case .streamOpened(let opened) = reply.message else { throw .unexpectedReply(reply.message.type) }
-        return PCMStream(connection: self, id: reply.stream, format: format, opened: opened)
+        guard case .streamOpened(let opened) = reply.message,
+              let shared = core.state.withLock({ $0.streams[reply.stream]?.shared })
+        else { throw .unexpectedReply(reply.message.type) }
+        return PCMStream(connection: self, id: reply.stream, format: format, opened: opened, shared: shared)
     }
 
     // MARK: - Control

@@ -1,6 +1,10 @@
-// One open stream on a connection: writing playback audio paced by the daemon's credits,
-// reading captured audio as an async sequence, and the stream's controls and clock.
+// One open stream on a connection: writing playback audio into the stream's shared ring (in
+// place, converted by PCMClientCore when the formats differ), waiting for space through the I/O
+// thread, which watches the stream's eventfd; reading captured audio as an async sequence; the
+// stream's controls; and its clock, read from the shared header with no system call.
 
+import PCMBufferCore
+import PCMClientCore
 import PCMProtocol
 import Synchronization
 
@@ -15,14 +19,18 @@ public final class PCMStream: Sendable {
     public let id: StreamID
     /// The client's format: what ``write(_:)`` takes and ``captured`` yields.
     public let format: StreamFormat
-    /// What the daemon granted: buffer and period in client frames, and the device's format.
+    /// What the daemon granted: the ring and the device's sizes (device frames), and the
+    /// device's format.
     public let granted: StreamOpened
+    /// The shared ring, its eventfd and the conversion (PCMClientCore).
+    public let shared: ClientStream
 
-    init(connection: PCMConnection, id: StreamID, format: StreamFormat, opened: StreamOpened) {
+    init(connection: PCMConnection, id: StreamID, format: StreamFormat, opened: StreamOpened, shared: ClientStream) {
         self.connection = connection
         self.id = id
         self.format = format
         self.granted = opened
+        self.shared = shared
     }
 
     deinit {
@@ -44,91 +52,90 @@ public final class PCMStream: Sendable {
 
     // MARK: - Playback
 
-    /// Sends playback audio, waiting for credits whenever the daemon's buffer for this stream is
-    /// full. Returns once every frame has been queued for sending (not played: see ``drain()``).
+    /// Writes playback audio into the stream's ring, waiting for space whenever it is full.
+    /// Returns once every frame is in the ring (not played: see ``drain()``).
     ///
     /// - Parameter samples: Whole frames in ``format``.
     /// - Throws: ``PCMClientError/invalidArgument(_:)`` for a partial frame or a capture-only
     ///   stream; ``PCMClientError/cancelled`` if the task is cancelled while waiting (the frames
-    ///   before that point were sent); ``PCMClientError/streamClosed(_:)``.
+    ///   before that point were written); ``PCMClientError/streamClosed(_:)``.
     public func write(_ samples: [UInt8]) async throws(PCMClientError) {
         guard direction.plays else { throw .invalidArgument("stream \(id) does not play") }
         let bytesPerFrame = format.bytesPerFrame
         guard samples.count % bytesPerFrame == 0 else {
             throw .invalidArgument("\(samples.count) bytes is not a whole number of \(bytesPerFrame)-byte frames")
         }
-        let maxFramesPerMessage = WireLimits.maxPayloadBytes / bytesPerFrame
         var offset = 0
         while offset < samples.count {
-            let wanted = min((samples.count - offset) / bytesPerFrame, maxFramesPerMessage)
-            let frames = try await takeCredits(upTo: wanted)
-            let end = offset + frames * bytesPerFrame
             let start = offset
-            let queued: PCMClientError? = core.state.withLock { state in
-                if let closed = state.streams[id]?.closed ?? state.closed { return closed }
-                guard state.streams[id] != nil else { return .streamClosed(nil) }
-                let result: Result<Void, ProtocolError> = samples.withUnsafeBytes { raw in
-                    Result { () throws(ProtocolError) in
-                        try Envelope.appendAudioData(
-                            stream: id, samples: UnsafeRawBufferPointer(rebasing: raw[start..<end]), to: &state.outgoing
-                        )
-                    }
-                }
-                if case .failure(let error) = result { return .invalidArgument(error.description) }
-                state.streams[id]!.framesWritten += UInt64(frames)
-                return nil
+            let written: Result<Int, ClientCoreError> = samples.withUnsafeBytes { raw in
+                Result { () throws(ClientCoreError) in try shared.write(UnsafeRawBufferPointer(rebasing: raw[start...])) }
             }
-            if let queued { throw queued }
-            core.wake()
-            offset = end
+            let frames: Int
+            do throws(ClientCoreError) {
+                frames = try written.get()
+            } catch {
+                throw closedReason ?? PCMClientError(error)
+            }
+            offset += frames * bytesPerFrame
+            core.state.withLock { $0.streams[id]?.framesWritten += UInt64(frames) }
+            if frames == 0 { try await waitForRing(frames: max(1, shared.ringFrames / 2)) }
         }
     }
 
-    /// Waits until at least one credit is available, then takes up to `wanted` frames' worth.
-    private func takeCredits(upTo wanted: Int) async throws(PCMClientError) -> Int {
-        while true {
-            let taken: Result<Int, PCMClientError>? = core.state.withLock { state in
-                if let closed = state.streams[id]?.closed ?? state.closed { return .failure(closed) }
-                guard let credits = state.streams[id]?.credits else { return .failure(.streamClosed(nil)) }
-                guard credits > 0 else { return nil }
-                let frames = min(credits, wanted)
-                state.streams[id]!.credits -= frames
-                return .success(frames)
-            }
-            if let taken { return try taken.get() }
-            let woken: Result<Void, PCMClientError> = await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    core.state.withLock { state in
-                        if let closed = state.streams[id]?.closed ?? state.closed {
-                            continuation.resume(returning: .failure(closed))
-                        } else if state.streams[id] == nil {
-                            continuation.resume(returning: .failure(.streamClosed(nil)))
-                        } else if Task.isCancelled {
-                            continuation.resume(returning: .failure(.cancelled))
-                        } else if state.streams[id]!.credits > 0 {
-                            continuation.resume(returning: .success(()))
-                        } else if state.streams[id]!.creditWaiter != nil {
-                            continuation.resume(returning: .failure(.invalidArgument("a stream has one writer at a time")))
-                        } else {
-                            state.streams[id]!.creditWaiter = continuation
-                        }
+    /// Waits until the ring has `frames` device frames free (playback) or filled (capture),
+    /// the I/O thread resuming this task when the daemon rings the stream's eventfd.
+    private func waitForRing(frames: Int) async throws(PCMClientError) {
+        let woken: Result<Void, PCMClientError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let armed: Bool = core.state.withLock { state in
+                    if let closed = state.streams[id]?.closed ?? state.closed {
+                        continuation.resume(returning: .failure(closed))
+                        return false
                     }
-                }
-            } onCancel: {
-                core.state.withLock { state in
-                    if let waiter = state.streams[id]?.creditWaiter {
-                        state.streams[id]!.creditWaiter = nil
-                        waiter.resume(returning: .failure(.cancelled))
+                    guard state.streams[id] != nil else {
+                        continuation.resume(returning: .failure(.streamClosed(nil)))
+                        return false
                     }
+                    if Task.isCancelled {
+                        continuation.resume(returning: .failure(.cancelled))
+                        return false
+                    }
+                    if state.streams[id]!.waiter != nil {
+                        continuation.resume(returning: .failure(.invalidArgument("a stream has one writer (or reader) at a time")))
+                        return false
+                    }
+                    if shared.armWake(forFrames: frames) {
+                        continuation.resume(returning: .success(()))
+                        return false
+                    }
+                    state.streams[id]!.waiter = continuation
+                    return true
+                }
+                // The I/O thread must add the eventfd to its poll set.
+                if armed { core.wake() }
+            }
+        } onCancel: {
+            core.state.withLock { state in
+                if let waiter = state.streams[id]?.waiter {
+                    state.streams[id]!.waiter = nil
+                    state.streams[id]!.shared.disarmWake()
+                    waiter.resume(returning: .failure(.cancelled))
                 }
             }
-            try woken.get()
         }
+        try woken.get()
+    }
+
+    /// Why the stream (or its connection) is closed, if it is.
+    private var closedReason: PCMClientError? {
+        core.state.withLock { state in state.streams[id]?.closed ?? state.closed ?? (state.streams[id] == nil ? .streamClosed(nil) : nil) }
     }
 
     /// Waits until every frame written so far has been played. The stream then starts afresh
     /// (prefilling) and can be written to again.
     public func drain() async throws(PCMClientError) {
+        while !shared.flushConversion() { try await waitForRing(frames: max(1, shared.ringFrames / 4)) }
         let reply = try await core.request(.drain, stream: id)
         guard case .drained = reply.message else { throw .unexpectedReply(reply.message.type) }
     }
@@ -136,31 +143,35 @@ public final class PCMStream: Sendable {
     // MARK: - Capture
 
     /// The captured audio, chunk by chunk (whole frames in ``format``), until the stream closes.
-    ///
-    /// If the program reads more slowly than the device records, the client keeps at most
-    /// 256 KiB and drops the oldest audio (see ``Status/droppedCaptureBytes``); the daemon
-    /// reports its own overruns as xruns.
+    /// The ring holds what the program has not read yet; if it falls behind for longer than
+    /// the ring lasts, the daemon drops periods and counts them (``Status/overruns``).
     public var captured: CapturedAudio { CapturedAudio(stream: self) }
 
     func nextCapturedChunk() async throws(PCMClientError) -> [UInt8]? {
-        let result: Result<[UInt8]?, PCMClientError> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                core.state.withLock { state in
-                    guard state.streams[id] != nil else {
-                        continuation.resume(returning: .success(nil))
-                        return
-                    }
-                    if Task.isCancelled {
-                        continuation.resume(returning: .failure(.cancelled))
-                    } else {
-                        state.streams[id]!.capture.take(continuation)
-                    }
-                }
+        let chunkFrames = max(256, shared.ringFrames * format.rate / max(granted.deviceFormat.rate, 1) + 64)
+        var chunk = [UInt8](repeating: 0, count: chunkFrames * format.bytesPerFrame)
+        while true {
+            if let closed = closedReason {
+                if case .streamClosed(nil) = closed { return nil }
+                throw closed
             }
-        } onCancel: {
-            core.state.withLock { $0.streams[id]?.capture.cancelWaiter() }
+            let read: Result<Int, ClientCoreError> = chunk.withUnsafeMutableBytes { raw in
+                Result { () throws(ClientCoreError) in try shared.read(into: raw) }
+            }
+            let frames: Int
+            do throws(ClientCoreError) {
+                frames = try read.get()
+            } catch {
+                throw closedReason ?? PCMClientError(error)
+            }
+            if frames > 0 {
+                chunk.removeSubrange((frames * format.bytesPerFrame)...)
+                return chunk
+            }
+            // Any frame will do: the daemon writes whole periods, so this wakes once a period
+            // at most, and a chunk never waits for a threshold it might not reach.
+            try await waitForRing(frames: 1)
         }
-        return try result.get()
     }
 
     // MARK: - Control
@@ -180,7 +191,8 @@ public final class PCMStream: Sendable {
         try await connection.setVolume(volume, stream: id)
     }
 
-    /// Closes the stream at once, dropping audio not yet played (call ``drain()`` first to hear it).
+    /// Closes the stream at once, dropping audio not yet played (call ``drain()`` first to hear
+    /// it). The daemon punches the shared memory out: this process's mapping reads zeros.
     public func close() async throws(PCMClientError) {
         let alreadyClosed = core.state.withLock { state in state.streams[id]?.closed != nil || state.streams[id] == nil }
         if alreadyClosed { return }
@@ -191,41 +203,36 @@ public final class PCMStream: Sendable {
 
     // MARK: - Clock and status
 
-    /// A snapshot of what the client knows about the stream.
+    /// A snapshot of what the client knows about the stream: its own counts, and what the
+    /// daemon publishes in the shared header (clock, state, xruns), read with no system call.
     public struct Status: Sendable, Hashable {
-        /// The daemon's latest clock report, if one has arrived.
-        public var position: Position?
-        /// Playback frames written since the stream opened.
+        /// The header's clock: device frames handed to the device, when, and the device delay.
+        public var clock: SharedStreamClock?
+        /// The daemon's state for the stream.
+        public var state: SharedStreamState?
+        /// Playback frames written since the stream opened (client frames).
         public var framesWritten: UInt64
-        /// Playback credits not yet used.
-        public var credits: Int
-        /// The latest xrun report, if any.
-        public var lastXrun: Xrun?
+        /// Periods the daemon found the playback ring short (silence played for this stream).
+        public var underruns: UInt64
+        /// Periods the daemon found the capture ring full (audio dropped for this stream).
+        public var overruns: UInt64
+        /// Device frames in the ring now.
+        public var ringFilledFrames: Int
         /// The volume as last confirmed or announced.
         public var volume: Volume
-        /// Captured bytes this client dropped because the program read too slowly.
-        public var droppedCaptureBytes: Int
         /// Why the stream is closed, or `nil` while it is open.
         public var closed: PCMClientError?
-
-        /// Playback: frames written but not yet played, as of the last clock report.
-        public var queuedFrames: UInt64 {
-            guard let position else { return framesWritten }
-            return framesWritten > position.frames ? framesWritten - position.frames : 0
-        }
     }
 
     /// The stream's present status.
     public var status: Status {
-        core.state.withLock { state in
-            guard let record = state.streams[id] else {
-                return Status(framesWritten: 0, credits: 0, volume: .unity, droppedCaptureBytes: 0,
-                              closed: state.closed ?? .streamClosed(nil))
-            }
+        let header = shared.status
+        return core.state.withLock { state in
+            let record = state.streams[id]
             return Status(
-                position: record.position, framesWritten: record.framesWritten, credits: record.credits,
-                lastXrun: record.lastXrun, volume: record.volume, droppedCaptureBytes: record.capture.droppedBytes,
-                closed: record.closed
+                clock: header.clock, state: header.state, framesWritten: record?.framesWritten ?? 0,
+                underruns: header.underruns, overruns: header.overruns, ringFilledFrames: header.filledFrames,
+                volume: record?.volume ?? .unity, closed: record?.closed ?? state.closed ?? (record == nil ? .streamClosed(nil) : nil)
             )
         }
     }

@@ -98,6 +98,7 @@ public struct Daemon: Sendable {
         if let server = try ClientService.makeServer(configuredPath: config.socketPath, inheritedFD: inheritedFD,
                                                      engine: engine, maxStreams: config.maxStreams,
                                                      maxClients: config.maxClients, maxClientsPerUser: config.maxClientsPerUser,
+                                                     maxStreamsPerClient: config.maxStreamsPerClient,
                                                      allowedUsers: config.allowedUsers, allowedGroups: config.allowedGroups,
                                                      logger: logger) {
             configured.append(.init(service: ClientService(server: server)))

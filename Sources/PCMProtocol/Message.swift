@@ -28,14 +28,6 @@ public enum Message: Hashable, Sendable {
     case drain
     /// Daemon → client: the drain with this tag is complete; the stream is prefilling again.
     case drained
-    /// Either way: interleaved frames in the stream's format, at least one byte.
-    case audioData([UInt8])
-    /// Daemon → client: playback credits.
-    case credits(Credits)
-    /// Daemon → client: the stream's clock.
-    case position(Position)
-    /// Daemon → client: the stream lost audio.
-    case xrun(Xrun)
     /// Client → daemon: set the volume of the stream in the header (any allowed client's stream). Reply: ``ok``.
     case setStreamVolume(Volume)
     /// Client → daemon: set a device's master volume. Reply: ``ok``.
@@ -67,10 +59,6 @@ public enum Message: Hashable, Sendable {
         case .resume: .resume
         case .drain: .drain
         case .drained: .drained
-        case .audioData: .audioData
-        case .credits: .credits
-        case .position: .position
-        case .xrun: .xrun
         case .setStreamVolume: .setStreamVolume
         case .setMasterVolume: .setMasterVolume
         case .streamVolumeChanged: .streamVolumeChanged
@@ -169,23 +157,6 @@ public struct Envelope: Hashable, Sendable {
         }
         return try result.get()
     }
-
-    /// Appends an `audioData` message for `stream` whose payload is `samples`, copying the
-    /// samples once (the path a client's `write` takes, with no intermediate array).
-    ///
-    /// - Throws: ``ProtocolError/payloadTooLarge(length:limit:)`` over the limit, or
-    ///   ``ProtocolError/invalidValue(_:field:value:)`` if `samples` is empty.
-    public static func appendAudioData(
-        stream: StreamID, samples: UnsafeRawBufferPointer, to bytes: inout [UInt8]
-    ) throws(ProtocolError) {
-        guard stream != .connection else { throw .misplacedStream(.audioData, stream: 0) }
-        guard !samples.isEmpty else { throw .invalidValue(.audioData, field: "length", value: 0) }
-        guard samples.count <= WireLimits.maxPayloadBytes else {
-            throw .payloadTooLarge(length: UInt32(clamping: samples.count), limit: WireLimits.maxPayloadBytes)
-        }
-        MessageHeader(type: .audioData, length: samples.count, stream: stream).encode(appendingTo: &bytes)
-        bytes.append(contentsOf: samples)
-    }
 }
 
 extension Message {
@@ -197,16 +168,10 @@ extension Message {
         case .error(let payload): try payload.encode(to: &writer)
         case .openStream(let payload): try payload.encode(to: &writer)
         case .streamOpened(let payload): try payload.encode(to: &writer)
-        case .credits(let payload): try payload.encode(to: &writer)
-        case .position(let payload): try payload.encode(to: &writer)
-        case .xrun(let payload): try payload.encode(to: &writer)
         case .setStreamVolume(let payload), .streamVolumeChanged(let payload): try payload.encode(to: &writer)
         case .setMasterVolume(let payload), .masterVolumeChanged(let payload): try payload.encode(to: &writer)
         case .deviceList(let devices): try writer.list(devices, field: "devices")
         case .streamList(let streams): try writer.list(streams, field: "streams")
-        case .audioData(let samples):
-            guard !samples.isEmpty else { throw .invalidValue(.audioData, field: "length", value: 0) }
-            writer.bytes.append(contentsOf: samples)
         case .ok, .closeStream, .pause, .resume, .drain, .drained, .listDevices, .listStreams:
             break
         }
@@ -226,12 +191,6 @@ extension Message {
         case .resume: return .resume
         case .drain: return .drain
         case .drained: return .drained
-        case .audioData:
-            guard reader.remaining > 0 else { throw .invalidValue(.audioData, field: "length", value: 0) }
-            return .audioData([UInt8](reader.rest()))
-        case .credits: return .credits(try Credits(from: &reader))
-        case .position: return .position(try Position(from: &reader))
-        case .xrun: return .xrun(try Xrun(from: &reader))
         case .setStreamVolume: return .setStreamVolume(try Volume(from: &reader))
         case .setMasterVolume: return .setMasterVolume(try MasterVolume(from: &reader))
         case .streamVolumeChanged: return .streamVolumeChanged(try Volume(from: &reader))
@@ -247,10 +206,9 @@ extension Message {
 }
 
 extension Message: CustomStringConvertible {
-    /// A one-line summary for logs and test output; audio is shown by size, never byte by byte.
+    /// A one-line summary for logs and test output; lists are shown by size.
     public var description: String {
         switch self {
-        case .audioData(let samples): "audioData(\(samples.count) bytes)"
         case .deviceList(let devices): "deviceList(\(devices.count) devices)"
         case .streamList(let streams): "streamList(\(streams.count) streams)"
         case .error(let reply): "error(\(reply))"

@@ -32,15 +32,11 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     /// Daemon → client: every frame sent before `drain` has been played.
     case drained = 0x16
 
-    // Audio and clock (0x2_)
-    /// Either way: interleaved frames in the stream's format.
-    case audioData = 0x20
-    /// Daemon → client: the client may send this many more playback frames.
-    case credits = 0x21
-    /// Daemon → client: the stream's clock, with a monotonic timestamp.
-    case position = 0x22
-    /// Daemon → client: the stream underran (playback) or overran (capture).
-    case xrun = 0x23
+    // Audio and clock (0x2_): retired in version 2. Version 1 carried audioData (0x20),
+    // credits (0x21), position (0x22) and xrun (0x23) here; audio now moves through the
+    // stream's shared memory and the clock and xrun counters live in its header (§7). The
+    // numbers stay reserved so that a dump of old traffic never reads as something else, and a
+    // receiver rejects them like any unknown type.
 
     // Volume (0x3_)
     /// Client → daemon: set one stream's volume and mute.
@@ -68,11 +64,9 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .hello, .openStream, .closeStream, .pause, .resume, .drain,
              .setStreamVolume, .setMasterVolume, .listDevices, .listStreams:
             .client
-        case .welcome, .ok, .error, .streamOpened, .drained, .credits, .position, .xrun,
+        case .welcome, .ok, .error, .streamOpened, .drained,
              .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList:
             .daemon
-        case .audioData:
-            .either
         }
     }
 
@@ -90,8 +84,8 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     /// What the header's stream field must hold for this type.
     public var streamField: StreamField {
         switch self {
-        case .streamOpened, .closeStream, .pause, .resume, .drain, .drained, .audioData, .credits,
-             .position, .xrun, .setStreamVolume, .streamVolumeChanged:
+        case .streamOpened, .closeStream, .pause, .resume, .drain, .drained,
+             .setStreamVolume, .streamVolumeChanged:
             .required
         case .ok, .error:
             .optional
@@ -127,7 +121,8 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case client
         /// Only the daemon sends it; a client that does is misbehaving.
         case daemon
-        /// Both sides send it (audio data: playback one way, capture the other).
+        /// Both sides send it. No version-2 message is sent both ways (version 1's audio data
+        /// was); the case stays so that a rule written against it still reads the same.
         case either
     }
 
@@ -144,10 +139,6 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .resume: "resume"
         case .drain: "drain"
         case .drained: "drained"
-        case .audioData: "audioData"
-        case .credits: "credits"
-        case .position: "position"
-        case .xrun: "xrun"
         case .setStreamVolume: "setStreamVolume"
         case .setMasterVolume: "setMasterVolume"
         case .streamVolumeChanged: "streamVolumeChanged"

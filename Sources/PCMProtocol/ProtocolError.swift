@@ -107,9 +107,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let noSuchStream = ErrorCode(rawValue: 9)
     /// The message names a device that does not exist.
     public static let noSuchDevice = ErrorCode(rawValue: 10)
-    /// The client sent more playback frames than its credits allowed.
+    /// Version 1: the client sent more playback frames than its credits allowed. Not sent by
+    /// a version-2 daemon (see ``sharedMemoryViolation``); the number stays reserved.
     public static let creditExceeded = ErrorCode(rawValue: 11)
-    /// Audio data was not a whole number of frames.
+    /// Version 1: audio data was not a whole number of frames. Not sent by a version-2 daemon.
     public static let misalignedData = ErrorCode(rawValue: 12)
     /// A field has a value outside its allowed range.
     public static let invalidArgument = ErrorCode(rawValue: 13)
@@ -126,13 +127,21 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The client did not complete `hello`, or a message it had begun, within the daemon's
     /// deadline; its connection is closed.
     public static let timedOut = ErrorCode(rawValue: 19)
+    /// The client wrote an impossible position into a stream's shared memory (more frames
+    /// between its position and the daemon's than the ring holds). The daemon played silence
+    /// for that stream, stopped it and closed the connection (version 2).
+    public static let sharedMemoryViolation = ErrorCode(rawValue: 20)
+    /// The client asked for more streams than the daemon lets one connection hold
+    /// (`max-streams-per-client`); close one first (version 2).
+    public static let tooManyClientStreams = ErrorCode(rawValue: 21)
 
     /// Every code this version names, in numeric order.
     public static let known: [ErrorCode] = [
         .malformedMessage, .unsupportedVersion, .unknownMessageType, .payloadTooLarge,
         .unexpectedMessage, .accessDenied, .unsupportedFormat, .tooManyStreams, .noSuchStream,
         .noSuchDevice, .creditExceeded, .misalignedData, .invalidArgument, .deviceUnavailable,
-        .shuttingDown, .tooSlow, .internalError, .tooManyClients, .timedOut,
+        .shuttingDown, .tooSlow, .internalError, .tooManyClients, .timedOut, .sharedMemoryViolation,
+        .tooManyClientStreams,
     ]
 
     /// A short name for logs and tool output (`code 99` for codes this version does not name).
@@ -157,6 +166,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case 17: "internal error"
         case 18: "too many clients"
         case 19: "timed out"
+        case 20: "shared memory violation"
+        case 21: "too many streams on this connection"
         default: "code \(rawValue)"
         }
     }

@@ -1,7 +1,7 @@
 // Opening a stream: what the client asks for (openStream) and what the daemon grants
-// (streamOpened). The client keeps its own format, rate and channels; the daemon converts and
-// resamples between them and the device's, and says what the device runs at so the client can
-// tell when no conversion happens.
+// (streamOpened). Since version 2 the daemon grants a ring of shared memory in the device's
+// layout; the client keeps its own format, rate and channels and converts between them and the
+// device's itself (in PCMClientCore), so the daemon's audio thread only ever mixes and copies.
 
 import PCMBufferCore
 
@@ -46,7 +46,8 @@ extension StreamFormat: WirePayload {
 public struct OpenStream: Hashable, Sendable {
     /// Playback, capture or both.
     public var direction: StreamMode
-    /// The format the client sends and/or receives; the daemon converts to and from the device's.
+    /// The format the client writes and/or reads. The daemon only checks its ranges and sizes
+    /// the ring from its rate; the client converts to and from the device's format itself.
     public var format: StreamFormat
     /// How much audio the client wants buffered between itself and the device, in microseconds;
     /// 0 lets the daemon choose. The daemon rounds to whole periods and clamps to what it can do.
@@ -130,46 +131,89 @@ extension BufferGeometry {
 }
 
 /// Daemon → client: the stream is open (the reply to ``OpenStream``; the header names the new
-/// stream). A playback stream's first ``Credits`` follow at once.
+/// stream). Version 2: the stream's audio moves through shared memory, and this reply describes
+/// it. The bytes of this message carry two descriptors (`SCM_RIGHTS`, attached to its first
+/// byte): the stream's sealed memfd, then its eventfd. The memory's own header repeats the
+/// geometry (docs/protocol.md §7); a client checks that the two agree before it maps anything.
+///
+/// Every size is in device frames and the ring holds device-layout frames: a client whose format
+/// differs converts before it writes (playback) and after it reads (capture).
 public struct StreamOpened: Hashable, Sendable {
-    /// The direction, as asked.
+    /// The direction, as asked (``StreamMode/playback`` or ``StreamMode/capture``).
     public var direction: StreamMode
-    /// The client-side buffer the daemon granted, in frames at the client's rate. A playback
-    /// client can have at most `bufferFrames` frames in flight; this is its latency budget.
-    public var buffer: BufferGeometry
+    /// The ring: its size in device frames, and the device period (the granularity at which the
+    /// daemon moves frames and may wake the client).
+    public var ring: BufferGeometry
     /// The device the stream was attached to (never ``AudioDeviceID/defaultDevice``).
     public var device: AudioDeviceID
-    /// The device's own format: when it equals the client's, no conversion takes place.
+    /// The device's format: the layout of every frame in the ring.
     public var deviceFormat: StreamFormat
-    /// The device's hardware buffer, in device frames: latency the daemon adds after the stream's buffer.
+    /// Playback: the stream starts once this many frames are in the ring (or on `resume`).
+    /// `1 ≤ startThreshold ≤ ring.bufferFrames`. Capture streams start at once; the field
+    /// repeats the ring size there.
+    public var startThresholdFrames: Int
+    /// The buffer and period the device negotiated: latency the daemon adds after the ring.
     public var deviceBuffer: BufferGeometry
+    /// The size of the memfd, in bytes, which the client checks with `fstat` before mapping.
+    public var memoryBytes: UInt64
+    /// How many descriptors travel with this message: always ``StreamOpened/descriptorsPerStream``.
+    public var descriptorCount: Int
+
+    /// The descriptors every `streamOpened` carries: the memfd and the eventfd.
+    public static let descriptorsPerStream = 2
 
     public init(
-        direction: StreamMode, buffer: BufferGeometry, device: AudioDeviceID,
-        deviceFormat: StreamFormat, deviceBuffer: BufferGeometry
+        direction: StreamMode, ring: BufferGeometry, device: AudioDeviceID, deviceFormat: StreamFormat,
+        startThresholdFrames: Int, deviceBuffer: BufferGeometry, memoryBytes: UInt64,
+        descriptorCount: Int = StreamOpened.descriptorsPerStream
     ) {
         self.direction = direction
-        self.buffer = buffer
+        self.ring = ring
         self.device = device
         self.deviceFormat = deviceFormat
+        self.startThresholdFrames = startThresholdFrames
         self.deviceBuffer = deviceBuffer
+        self.memoryBytes = memoryBytes
+        self.descriptorCount = descriptorCount
     }
 }
 
 extension StreamOpened: WirePayload {
     init(from reader: inout WireReader) throws(ProtocolError) {
         direction = try reader.direction()
-        buffer = try BufferGeometry(from: &reader)
+        guard direction != .duplex else { throw .invalidValue(.streamOpened, field: "direction", value: Int64(direction.rawValue)) }
+        ring = try BufferGeometry(from: &reader)
         device = AudioDeviceID(try reader.uint32())
         deviceFormat = try StreamFormat(from: &reader)
+        let threshold = try reader.uint32()
+        guard threshold >= 1, Int(threshold) <= ring.bufferFrames else {
+            throw .invalidValue(.streamOpened, field: "startThreshold", value: Int64(threshold))
+        }
+        startThresholdFrames = Int(threshold)
         deviceBuffer = try BufferGeometry(from: &reader)
+        memoryBytes = try reader.uint64()
+        let descriptors = try reader.uint8()
+        guard Int(descriptors) == Self.descriptorsPerStream else {
+            throw .invalidValue(.streamOpened, field: "descriptors", value: Int64(descriptors))
+        }
+        descriptorCount = Int(descriptors)
     }
 
     func encode(to writer: inout WireWriter) throws(ProtocolError) {
+        guard direction != .duplex else { throw .invalidValue(.streamOpened, field: "direction", value: Int64(direction.rawValue)) }
         writer.uint8(direction.rawValue)
-        try buffer.encode(to: &writer)
+        try ring.encode(to: &writer)
         writer.uint32(device.rawValue)
         try deviceFormat.encode(to: &writer)
+        guard startThresholdFrames >= 1, startThresholdFrames <= ring.bufferFrames else {
+            throw .invalidValue(.streamOpened, field: "startThreshold", value: Int64(startThresholdFrames))
+        }
+        writer.uint32(UInt32(startThresholdFrames))
         try deviceBuffer.encode(to: &writer)
+        writer.uint64(memoryBytes)
+        guard descriptorCount == Self.descriptorsPerStream else {
+            throw .invalidValue(.streamOpened, field: "descriptors", value: Int64(descriptorCount))
+        }
+        writer.uint8(UInt8(descriptorCount))
     }
 }

@@ -9,7 +9,11 @@
 /// allocate more than ``maxPayloadBytes`` plus one header.
 public enum WireLimits {
     /// The protocol version this build speaks. A message with any other version is rejected.
-    public static let version: UInt8 = 1
+    ///
+    /// Version 2 moved audio, flow control, the clock and xrun counts into each stream's
+    /// shared memory (docs/protocol.md "What changed in version 2"); a version-1 peer is
+    /// refused with ``ProtocolError/unsupportedVersion(_:)``, whose text names both versions.
+    public static let version: UInt8 = 2
 
     /// The first four bytes of every message: `P`, `C`, `M`, `D`.
     ///

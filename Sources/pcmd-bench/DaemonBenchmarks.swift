@@ -1,7 +1,9 @@
 // The daemon's period as its audio thread runs it, on the null PCM: avail_update, mmap_begin,
-// mix every playback slot's ring into the device buffer (or copy capture out to every capture
-// slot), mmap_commit. Reports the time per 128-frame period, what that costs per second of
-// 48 kHz audio, and heap allocations per period, which must be 0.
+// mix every playback slot's shared ring into the device buffer (or copy capture into every
+// capture slot's shared ring), publish positions and clocks, mmap_commit. The clients' part
+// (a SharedRingCursor per slot, as PCMClientCore runs it) is in the cycle too. Reports the time
+// per 128-frame period, what that costs per second of 48 kHz audio, and heap allocations per
+// period, which must be 0.
 
 import ALSA
 import PCMBufferCore
@@ -15,6 +17,22 @@ extension BenchmarkRegistry {
     ]
 
     private static let daemonPeriod = 128
+
+    /// A client's end of one slot's ring, boxed so that several fit in an array.
+    private final class ClientEnd {
+        var cursor: SharedRingCursor
+        init(_ slot: StreamSlot) throws {
+            guard let memory = slot.attachedMemory else { throw BenchmarkFailure("a claimed slot has no memory") }
+            cursor = SharedRingCursor(memory: memory)
+        }
+    }
+
+    private static func claim(_ slots: SlotTable, count: Int, initialState: SlotState) throws -> [StreamSlot] {
+        try (0..<count).map { _ in
+            try slots.claim(ringFrames: 1024, rate: 48_000, devicePeriodFrames: daemonPeriod, deviceBufferFrames: 512,
+                            startThreshold: 1, initialState: initialState)
+        }
+    }
     private static let daemonLayout = FrameLayout(format: .s16, channels: 2)
 
     /// A null PCM set up like a daemon device, with its substream's staging buffer.
@@ -48,14 +66,15 @@ extension BenchmarkRegistry {
         let slots = try SlotTable(allocator: allocator, card: 100, direction: .playback, count: clients, layout: daemonLayout, maximumFrames: 4096)
         let processor = PlaybackProcessor(slots: slots, control: control)
         processor.deviceOpened(hardware, staging: staging)
-        let claimed = try (0..<clients).map { _ in try slots.claim(bufferFrames: 1024, periodFrames: daemonPeriod) }
+        let claimed = try claim(slots, count: clients, initialState: .active)
+        let ends = try claimed.map(ClientEnd.init)
         let source = UnsafeMutableRawBufferPointer.allocate(byteCount: daemonPeriod * daemonLayout.bytesPerFrame, alignment: 16)
         defer { source.deallocate() }
         for (index, byte) in source.enumerated() { _ = byte; source[index] = UInt8(truncatingIfNeeded: index &* 31) }
         var failed = false
         return try report(context, label: "\(clients) client\(clients == 1 ? "" : "s") mixed", cycle: {
-            // The socket side's part: each client's daemonPeriod arrives in its ring.
-            for slot in claimed { _ = slot.attachedRing?.write(UnsafeRawBufferPointer(source)) }
+            // The clients' part: each writes a period into its shared ring.
+            for end in ends { _ = end.cursor.write(UnsafeRawBufferPointer(source)) }
             guard case .ok = bench.pcm.availUpdate() else { failed = true; return }
             let result = bench.pcm.mmapTransfer(maxFrames: FrameCount(daemonPeriod)) { region in
                 processor.process(region)
@@ -75,7 +94,8 @@ extension BenchmarkRegistry {
         let slots = try SlotTable(allocator: allocator, card: 101, direction: .capture, count: clients, layout: daemonLayout, maximumFrames: 4096)
         let processor = CaptureProcessor(slots: slots, control: control)
         processor.deviceOpened(hardware, staging: staging)
-        let claimed = try (0..<clients).map { _ in try slots.claim(bufferFrames: 1024, periodFrames: daemonPeriod) }
+        let claimed = try claim(slots, count: clients, initialState: .active)
+        let ends = try claimed.map(ClientEnd.init)
         let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: daemonPeriod * daemonLayout.bytesPerFrame, alignment: 16)
         defer { sink.deallocate() }
         var failed = false
@@ -86,8 +106,8 @@ extension BenchmarkRegistry {
                 return region.frames
             }
             if case .interrupted = result { failed = true }
-            // The socket side's part: each client reads its copy.
-            for slot in claimed { _ = slot.attachedRing?.read(into: sink) }
+            // The clients' part: each reads its copy from its shared ring.
+            for end in ends { _ = end.cursor.read(into: sink) }
         }) {
             if failed { throw BenchmarkFailure("the null device interrupted the period") }
             if claimed.contains(where: { $0.overruns > 0 }) { throw BenchmarkFailure("a client overran") }

@@ -76,6 +76,11 @@ struct Pcmd: AsyncParsableCommand {
     @Option(name: .customLong("max-streams"), help: "Most client streams served at once. Default: 32.")
     var maxStreams: Int?
 
+    @Option(name: .customLong("max-streams-per-client"), help: ArgumentHelp(
+        "Most streams one connection may hold at once. Default: 8.",
+        discussion: "Each stream is a slot, shared memory charged to the clients' card and an eventfd: the quota keeps one client from taking them all."))
+    var maxStreamsPerClient: Int?
+
     @Option(name: .customLong("max-clients"), help: ArgumentHelp(
         "Most client connections at once, all users together. Default: 128.",
         discussion: "A connection that sends no hello within 5 s is closed, so idle ones cannot hold places."))
@@ -158,7 +163,8 @@ struct Pcmd: AsyncParsableCommand {
             ("period", period.map(String.init)), ("periods", periods.map(String.init)),
             ("buffer", buffer.map(String.init)), ("prealloc", prealloc.map(String.init)),
             ("source", source), ("sink", sink), ("socket", socket),
-            ("max-streams", maxStreams.map(String.init)), ("max-clients", maxClients.map(String.init)),
+            ("max-streams", maxStreams.map(String.init)), ("max-streams-per-client", maxStreamsPerClient.map(String.init)),
+            ("max-clients", maxClients.map(String.init)),
             ("max-clients-per-user", maxClientsPerUser.map(String.init)), ("rt-priority", rtPriority.map(String.init)),
             ("allow-users", allowUsers), ("allow-groups", allowGroups),
         ]

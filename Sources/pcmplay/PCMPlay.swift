@@ -1,12 +1,14 @@
 // pcmplay: plays a WAV, FLAC or raw file (or standard input) through the pcmd daemon, showing
-// the position and the level on a terminal. The file is sent in its own format, rate and channel
-// count; the daemon converts and resamples, so what reaches the device is bit-exact whenever the
-// formats already match.
+// the position and the level on a terminal. It uses the synchronous client core: the file's
+// frames are converted to the device's format and rate in this process (libsoxr, as the daemon
+// did before protocol version 2) and written straight into the stream's shared ring, so what
+// reaches the device is bit-exact whenever the formats already match. It sleeps on the stream's
+// eventfd until half the ring is free: about ten wakeups a second at the default latency.
 
 import AudioFile
 import ArgumentParser
 import PCMBufferCore
-import PCMClient
+import PCMClientCore
 import PCMProtocol
 
 #if canImport(Glibc)
@@ -14,14 +16,14 @@ import PCMProtocol
 #endif
 
 @main
-struct PCMPlay: AsyncParsableCommand {
+struct PCMPlay: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pcmplay",
         abstract: "Play an audio file through the pcmd sound server.",
         discussion: """
             Reads WAV, FLAC (and whatever else libsndfile reads) or headerless raw audio, from a \
             file or from standard input ("-"). Raw input needs --raw with --rate and --channels. \
-            The daemon converts the file's format and rate to the device's.
+            pcmplay converts the file's format and rate to the device's.
 
             On a terminal, pcmplay shows the position (as heard, from the daemon's clock), the \
             peak level of each block, and the stream's xruns.
@@ -82,7 +84,7 @@ struct PCMPlay: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         // A closed pipe or socket is an error to report, not a signal that kills the player.
         signal(SIGPIPE, SIG_IGN)
         var reader = try openInput()
@@ -92,20 +94,21 @@ struct PCMPlay: AsyncParsableCommand {
             throw ToolFailure("\(file): \(format) is outside what pcmd streams carry (1000-768000 Hz, 1-32 channels)")
         }
 
-        let connection = try await PCMConnection.connect(path: socket, clientName: "pcmplay")
-        let stream = try await connection.openPlayback(
-            format: format, latencyMicroseconds: latency * 1000, device: AudioDeviceID(device),
+        let connection = try BlockingConnection.connect(path: socket, clientName: "pcmplay")
+        let stream = try connection.open(OpenStream(
+            direction: .playback, format: format, latencyMicroseconds: latency * 1000, device: AudioDeviceID(device),
             name: name ?? (file == "-" ? "stdin" : String(file.split(separator: "/").last ?? "pcmplay"))
-        )
+        ))
         if let volume, let level = VolumeArgument.parse(volume) {
-            try await stream.setVolume(Volume(level: level))
+            try connection.setVolume(Volume(level: level), stream: stream.id)
         }
 
         let display = quiet || isatty(STDERR_FILENO) == 0 ? nil : ProgressDisplay(format: format, totalFrames: info.frames?.value)
-        // One client period per write: the daemon grants about that much each device period, so
-        // each grant is one write and one wait. A larger chunk (it was at least 1024 frames) made
-        // every write of a resampled stream wait for two grants, doubling the player's wakeups.
-        let chunkFrames = max(stream.granted.buffer.periodFrames, 1)
+        let deviceRate = stream.opened.deviceFormat.rate
+        // Wake when half the ring is free: at the daemon's default (100 ms) that is about ten
+        // wakeups a second, each followed by a write of half a ring.
+        let wakeFrames = max(1, stream.ringFrames / 2)
+        let chunkFrames = max(256, stream.ringFrames * format.rate / max(deviceRate, 1) / 2)
         var chunk = [UInt8](repeating: 0, count: chunkFrames * format.bytesPerFrame)
         var meter = PeakMeter(format: format.sampleFormat)
         while true {
@@ -114,19 +117,22 @@ struct PCMPlay: AsyncParsableCommand {
             }
             if frames.value == 0 { break }
             let bytes = frames.value * format.bytesPerFrame
-            let block = frames.value == chunkFrames ? chunk : Array(chunk.prefix(bytes))
-            try await stream.write(block)
-            display?.update(status: stream.status, peak: meter.peak(of: block))
+            let peak = try chunk.withUnsafeBytes { raw in
+                let block = UnsafeRawBufferPointer(rebasing: raw[..<bytes])
+                try connection.writeAll(block, to: stream, wakeFrames: wakeFrames)
+                return meter.peak(of: block)
+            }
+            display?.update(status: stream.status, deviceRate: deviceRate, peak: peak)
         }
-        try await stream.drain()
-        display?.update(status: stream.status, peak: 0)
+        try connection.drain(stream)
+        display?.update(status: stream.status, deviceRate: deviceRate, peak: 0)
         display?.finish()
         // Said even with --quiet or off a terminal: a glitch in the playback must not go unnoticed.
-        if let xrun = stream.status.lastXrun {
-            fputs("pcmplay: \(xrun.count) underrun\(xrun.count == 1 ? "" : "s"): the daemon played silence where audio came late\n", stderr)
+        let underruns = stream.status.underruns
+        if underruns > 0 {
+            fputs("pcmplay: \(underruns) underrun\(underruns == 1 ? "" : "s"): the daemon played silence where audio came late\n", stderr)
         }
-        try await stream.close()
-        connection.close()
+        try connection.close(stream)
     }
 
     /// Opens the file or standard input, headerless if --raw was given.

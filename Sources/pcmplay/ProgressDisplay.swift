@@ -1,12 +1,13 @@
-// What pcmplay shows on a terminal: the position as heard (from the daemon's pushed clock, not
-// from what was written), the length, a peak-level bar in dBFS, and the stream's xruns. Drawn on
-// one line of standard error at most ten times a second.
+// What pcmplay shows on a terminal: the position as heard (from the clock the daemon publishes
+// in the stream's shared header, not from what was written), the length, a peak-level bar in
+// dBFS, and the stream's underruns. Drawn on one line of standard error at most ten times a
+// second.
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
 import PCMBufferCore
-import PCMClient
+import PCMClientCore
 import PCMProtocol
 
 /// Draws the status line.
@@ -22,16 +23,18 @@ final class ProgressDisplay {
     }
 
     /// Redraws if a tenth of a second has passed since the last time.
-    func update(status: PCMStream.Status, peak: Float) {
+    func update(status: ClientStreamStatus, deviceRate: Int, peak: Float) {
         heldPeak = max(heldPeak, peak)
         let now = monotonicNanoseconds()
         guard now - lastDraw >= 100_000_000 else { return }
         lastDraw = now
-        let heard = status.position.map { Int($0.frames) } ?? 0
+        // Device frames handed to the device, minus those still in its buffer, at the file's rate.
+        let played = status.clock.map { Int(clamping: $0.framesPlayed) - Int(clamping: $0.deviceDelay) } ?? 0
+        let heard = max(0, played) * format.rate / max(deviceRate, 1)
         var line = "\r  \(Self.time(heard, rate: format.rate))"
         if let totalFrames { line += " / \(Self.time(totalFrames, rate: format.rate))" }
         line += "  \(Self.bar(peak: heldPeak))"
-        if let xrun = status.lastXrun { line += "  xruns \(xrun.count)" }
+        if status.underruns > 0 { line += "  xruns \(status.underruns)" }
         line += "   "
         heldPeak = 0
         fputs(line, stderr)
@@ -71,8 +74,8 @@ struct PeakMeter {
 
     init(format: SampleFormat) { self.format = format }
 
-    mutating func peak(of bytes: [UInt8]) -> Float {
-        bytes.withUnsafeBytes { raw in
+    mutating func peak(of raw: UnsafeRawBufferPointer) -> Float {
+        do {
             var peak: Float = 0
             let step = format.bytesPerSample
             var offset = 0

@@ -5,7 +5,7 @@
 import AudioFile
 import ArgumentParser
 import PCMBufferCore
-import PCMClient
+import PCMClientCore
 import PCMProtocol
 import Synchronization
 
@@ -17,7 +17,7 @@ import Synchronization
 let stopRequested = Atomic<Bool>(false)
 
 @main
-struct PCMRec: AsyncParsableCommand {
+struct PCMRec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pcmrec",
         abstract: "Record audio from the pcmd sound server.",
@@ -93,7 +93,7 @@ struct PCMRec: AsyncParsableCommand {
         return .wav
     }
 
-    func run() async throws {
+    func run() throws {
         // A reader of standard output that goes away makes the write fail with EPIPE, which is
         // reported, and the file so far is closed properly; no signal kills the recorder.
         signal(SIGPIPE, SIG_IGN)
@@ -105,10 +105,10 @@ struct PCMRec: AsyncParsableCommand {
         }
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
 
-        let connection = try await PCMConnection.connect(path: socket, clientName: "pcmrec")
-        let stream = try await connection.openCapture(
-            format: streamFormat, latencyMicroseconds: latency * 1000, device: AudioDeviceID(device), name: name
-        )
+        let connection = try BlockingConnection.connect(path: socket, clientName: "pcmrec")
+        let stream = try connection.open(OpenStream(
+            direction: .capture, format: streamFormat, latencyMicroseconds: latency * 1000, device: AudioDeviceID(device), name: name
+        ))
         // The file is created only once the daemon has accepted the stream, so a failed start
         // leaves no empty file behind.
         var writer = file == "-"
@@ -116,23 +116,42 @@ struct PCMRec: AsyncParsableCommand {
                                   encoding: sampleFormat, rate: rate, channels: channels)
             : try AudioFileWriter(path: file, container: chosenContainer, encoding: sampleFormat, rate: rate, channels: channels)
         let limit = duration.map { Int(($0 * Double(rate)).rounded()) }
+        // Wake when half the ring is filled; read up to a ring's worth (at the client's rate)
+        // each time.
+        let deviceRate = stream.opened.deviceFormat.rate
+        let wakeFrames = max(1, stream.ringFrames / 2)
+        let chunkFrames = max(256, stream.ringFrames * rate / max(deviceRate, 1) + 64)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkFrames * streamFormat.bytesPerFrame, alignment: 16)
+        defer { chunk.deallocate() }
         var recorded = 0
-        for try await chunk in stream.captured {
-            var bytes = chunk
-            if let limit, recorded + chunk.count / streamFormat.bytesPerFrame > limit {
-                bytes = Array(chunk.prefix((limit - recorded) * streamFormat.bytesPerFrame))
+        while !stopRequested.load(ordering: .relaxed) {
+            let frames = try stream.read(into: chunk)
+            if frames == 0 {
+                // Wake at least every 100 ms to notice Ctrl-C.
+                if try !waitForAudio(connection, stream, frames: wakeFrames) { continue }
+                continue
             }
-            try bytes.withUnsafeBytes { raw in try writer.write(raw, as: sampleFormat) }
-            recorded += bytes.count / streamFormat.bytesPerFrame
+            let keep = limit.map { min(frames, $0 - recorded) } ?? frames
+            try writer.write(UnsafeRawBufferPointer(rebasing: chunk[..<(keep * streamFormat.bytesPerFrame)]), as: sampleFormat)
+            recorded += keep
             if let limit, recorded >= limit { break }
-            if stopRequested.load(ordering: .relaxed) { break }
         }
-        try await stream.close()
-        connection.close()
+        let overruns = stream.status.overruns
+        try connection.close(stream)
         try writer.close()
-        let dropped = stream.status.droppedCaptureBytes
-        if dropped > 0 {
-            fputs("pcmrec: \(dropped / streamFormat.bytesPerFrame) frames were dropped because writing fell behind\n", stderr)
+        if overruns > 0 {
+            fputs("pcmrec: \(overruns) overrun\(overruns == 1 ? "" : "s"): the ring was full and the daemon dropped captured audio\n", stderr)
+        }
+    }
+
+    /// Sleeps until `frames` device frames were captured, at most 100 ms (so Ctrl-C is seen).
+    /// Returns false when the 100 ms passed first.
+    private func waitForAudio(_ connection: BlockingConnection, _ stream: ClientStream, frames: Int) throws(ClientCoreError) -> Bool {
+        do throws(ClientCoreError) {
+            try connection.waitFor(stream, frames: frames, timeoutMilliseconds: 100)
+            return true
+        } catch .timedOut {
+            return false
         }
     }
 }

@@ -1,6 +1,7 @@
 // A daemon that hangs up while the application is busy must never take the application down.
-// 1000 times: a scripted daemon grants credits for every chunk it receives and then, at a random
-// moment, shuts its socket down (as a killed daemon's socket is closed), or the application
+// 1000 times: a scripted daemon consumes the streams' shared rings every millisecond (waking
+// writers that wait for space through their eventfds) and then, after a random amount of
+// audio, shuts its socket down (as a killed daemon's socket is closed), or the application
 // closes the connection itself; meanwhile several tasks write to two streams, change volumes,
 // close a stream and close the connection. The test process is the application: a SIGPIPE from
 // any write to a closed peer would kill it (the old wakeup socketpair did exactly that, seen as
@@ -28,34 +29,23 @@ struct HangUpStressTests {
         }
     }
 
-    /// A daemon that answers like the standard script but numbers streams 1, 2, ..., grants one
-    /// credit per frame received, and shuts its end down after `hangUpAfter` audio messages.
+    /// A daemon that answers like the standard script but numbers streams 1, 2, ..., consumes
+    /// the rings every millisecond, and shuts its end down once it has consumed `hangUpAfter`
+    /// chunks' worth of frames (a chunk is 40 frames; the rings hold 1024, so a writer both
+    /// writes without waiting and waits for space before the end comes).
     static func daemon(hangUpAfter: Int) -> ScriptedDaemon {
-        let audioSeen = Atomic<Int>(0)
         let streamsOpened = Atomic<UInt32>(0)
-        return ScriptedDaemon { envelope, daemon in
+        return ScriptedDaemon(respond: { envelope, daemon in
             if case .openStream(let open) = envelope.message {
                 let id = StreamID(streamsOpened.add(1, ordering: .relaxed).newValue)
-                let opened = StreamOpened(
-                    direction: open.direction, buffer: BufferGeometry(bufferFrames: 100, periodFrames: 25),
-                    device: AudioDeviceID(1), deviceFormat: StreamFormat(.s16, rate: 48_000, channels: 2),
-                    deviceBuffer: BufferGeometry(bufferFrames: 1024, periodFrames: 256)
-                )
-                daemon.send(Envelope(.streamOpened(opened), stream: id, tag: envelope.tag))
-                daemon.send(Envelope(.credits(Credits(frames: 100)), stream: id))
-                return
-            }
-            if case .audioData(let bytes) = envelope.message {
-                let seen = audioSeen.add(1, ordering: .relaxed).newValue
-                if seen >= hangUpAfter {
-                    daemon.hangUp()
-                    return
-                }
-                daemon.send(Envelope(.credits(Credits(frames: UInt32(bytes.count / 4))), stream: envelope.stream))
+                let (opened, stream) = daemon.makeStream(id, direction: open.direction, device: ScriptedDaemon.deviceFormat, frames: 1024)
+                daemon.sendOpened(opened, stream, tag: envelope.tag)
                 return
             }
             ScriptedDaemon.standard(envelope, daemon)
-        }
+        }, autoConsume: true, onConsumed: { total, daemon in
+            if total >= hangUpAfter * 40 { daemon.hangUp() }
+        })
     }
 
     @Test func daemonHangingUpMidStream_neverKillsTheApplication_andEveryCallEndsTyped() async throws {
@@ -64,7 +54,7 @@ struct HangUpStressTests {
         var generator = SystemRandomNumberGenerator()
         var unexpected: [String] = []
         for iteration in 0..<1000 {
-            let daemon = Self.daemon(hangUpAfter: Int.random(in: 0...12, using: &generator))
+            let daemon = Self.daemon(hangUpAfter: Int.random(in: 0...60, using: &generator))
             let connection: PCMConnection
             do {
                 connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "stress")
@@ -78,7 +68,7 @@ struct HangUpStressTests {
                 first = try await connection.openPlayback(format: format)
                 second = try await connection.openPlayback(format: format)
             } catch {
-                // hangUpAfter counts audio messages only, so opening always succeeds.
+                // hangUpAfter counts consumed audio only, so opening always succeeds.
                 Issue.record("iteration \(iteration): open failed: \(error)")
                 connection.close()
                 continue

@@ -1,9 +1,11 @@
-// The client library against a scripted daemon over a socketpair: handshake, credit-paced
-// playback (bit-exact, never more than the credits), capture, control calls, refusals, daemon
-// errors and disconnects, garbage from the daemon, and cancellation.
+// The client library against a scripted daemon over a socketpair: handshake, playback through
+// the shared ring (bit-exact, paced by the ring's free space and the daemon's wake), capture,
+// the clock and xruns read from the shared header, control calls, refusals, daemon errors and
+// disconnects, garbage from the daemon, and cancellation.
 
 import PCMBufferCore
 import PCMClient
+import PCMClientCore
 import PCMProtocol
 import Synchronization
 import Testing
@@ -31,35 +33,35 @@ struct PCMConnectionTests {
         connection.close()
     }
 
-    @Test func playback_isPacedByCredits_andArrivesBitExact() async throws {
+    @Test func playback_fillsTheSharedRing_waitsWhenFull_andArrivesBitExact() async throws {
         let daemon = ScriptedDaemon()
         let connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "tester")
         let stream = try await connection.openPlayback(format: stereo16)
         #expect(stream.id == StreamID(5))
-        #expect(stream.granted.buffer.bufferFrames == 100)
+        #expect(stream.granted.ring.bufferFrames == 1024)
+        #expect(!stream.shared.converts, "equal formats are a plain copy")
 
-        let samples = ramp(frames: 250)
+        let samples = ramp(frames: 1500)
         let writer = Task { try await stream.write(samples) }
-        // Only the initial 100 frames of credit may be sent.
-        #expect(await daemon.waitUntil { Self.audioBytes($0) == 400 })
+        // The ring takes 1024 frames; the rest waits for space.
+        #expect(await waitUntil { stream.shared.filledFrames == 1024 })
         try await Task.sleep(for: .milliseconds(50))
-        #expect(Self.audioBytes(daemon.received.withLock { $0 }) == 400, "nothing beyond the credits")
-        daemon.send(Envelope(.credits(Credits(frames: 150)), stream: stream.id))
+        #expect(stream.shared.filledFrames == 1024, "nothing beyond the ring")
+        var received = daemon.consume(stream.id)
         try await writer.value
-        #expect(await daemon.waitUntil { Self.audioBytes($0) == 1000 })
-        let received = daemon.receivedMessages(.audioData).flatMap { envelope -> [UInt8] in
-            if case .audioData(let bytes) = envelope.message { return bytes } else { return [] }
-        }
+        received += daemon.consume(stream.id)
         #expect(received == samples)
-        #expect(stream.status.framesWritten == 250)
-        #expect(stream.status.credits == 0)
+        #expect(stream.status.framesWritten == 1500)
         connection.close()
     }
 
-    static func audioBytes(_ messages: [Envelope]) -> Int {
-        messages.reduce(0) { total, envelope in
-            if case .audioData(let bytes) = envelope.message { total + bytes.count } else { total }
+    /// Polls `condition` for up to five seconds.
+    func waitUntil(_ condition: @Sendable () -> Bool) async -> Bool {
+        for _ in 0..<500 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
         }
+        return false
     }
 
     @Test func write_ofAPartialFrame_isRefusedAndSendsNothing() async throws {
@@ -67,8 +69,8 @@ struct PCMConnectionTests {
         let connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "tester")
         let stream = try await connection.openPlayback(format: stereo16)
         await #expect(throws: PCMClientError.self) { try await stream.write([1, 2, 3]) }
-        try await stream.drain()  // a round trip, so anything wrongly sent would have arrived
-        #expect(daemon.receivedMessages(.audioData).isEmpty)
+        try await stream.drain()
+        #expect(daemon.consume(stream.id).isEmpty, "nothing reached the ring")
         connection.close()
     }
 
@@ -101,30 +103,40 @@ struct PCMConnectionTests {
         let daemon = ScriptedDaemon()
         let connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "tester")
         let stream = try await connection.openCapture(format: stereo16)
-        daemon.send(Envelope(.audioData(ramp(frames: 3)), stream: stream.id))
-        daemon.send(Envelope(.audioData(ramp(frames: 2, from: 3)), stream: stream.id))
         var iterator = stream.captured.makeAsyncIterator()
+        #expect(daemon.produce(stream.id, bytes: ramp(frames: 3)))
         #expect(try await iterator.next() == ramp(frames: 3))
-        #expect(try await iterator.next() == ramp(frames: 2, from: 3))
+        // The reader waits on the eventfd until the daemon writes more.
+        let reader = Task {
+            var another = stream.captured.makeAsyncIterator()
+            return try await another.next()
+        }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(daemon.produce(stream.id, bytes: ramp(frames: 2, from: 3)))
+        #expect(try await reader.value == ramp(frames: 2, from: 3))
         try await stream.close()
         #expect(try await iterator.next() == nil)
         #expect(daemon.receivedMessages(.closeStream).count == 1)
         connection.close()
     }
 
-    @Test func clockAndXrunEvents_showInStatus() async throws {
+    @Test func clockStateAndXruns_comeFromTheSharedHeader() async throws {
         let daemon = ScriptedDaemon()
         let connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "tester")
         let stream = try await connection.openPlayback(format: stereo16)
         try await stream.write(ramp(frames: 60))
-        let position = Position(frames: 20, queuedFrames: 40, timestampNanoseconds: 77, state: .running)
-        daemon.send(Envelope(.position(position), stream: stream.id))
-        daemon.send(Envelope(.xrun(Xrun(kind: .underrun, lostFrames: 25, count: 1, atFrame: 20)), stream: stream.id))
-        try await stream.pause()  // a round trip: the events before the reply have been applied
+        let memory = try #require(daemon.streams.withLock { $0[stream.id]?.memory })
+        var sequence: UInt64 = 0
+        let clock = SharedStreamClock(framesPlayed: 20, monotonicNanoseconds: 77, deviceDelay: 768)
+        memory.publishClock(clock, sequence: &sequence)
+        memory.publishUnderruns(3)
+        memory.publishState(.running)
+        // No message, no round trip: the header is read directly.
         let status = stream.status
-        #expect(status.position == position)
-        #expect(status.queuedFrames == 40)
-        #expect(status.lastXrun?.lostFrames == 25)
+        #expect(status.clock == clock)
+        #expect(status.underruns == 3)
+        #expect(status.state == .running)
+        #expect(status.ringFilledFrames == 60)
         connection.close()
     }
 
@@ -132,7 +144,7 @@ struct PCMConnectionTests {
         let daemon = ScriptedDaemon()
         let connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "tester")
         let stream = try await connection.openPlayback(format: stereo16)
-        try await stream.write(ramp(frames: 100))  // uses every credit
+        try await stream.write(ramp(frames: 1024))  // fills the ring
         let reply = ErrorReply(code: .deviceUnavailable, text: "unplugged")
         let writer = Task { try await stream.write(ramp(frames: 10)) }
         daemon.send(Envelope(.error(reply), stream: stream.id))
@@ -145,7 +157,7 @@ struct PCMConnectionTests {
         let daemon = ScriptedDaemon()
         let connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "tester")
         let stream = try await connection.openPlayback(format: stereo16)
-        try await stream.write(ramp(frames: 100))
+        try await stream.write(ramp(frames: 1024))
         let writer = Task { try await stream.write(ramp(frames: 10)) }
         let reason = ErrorReply(code: .shuttingDown, text: "bye")
         daemon.send(Envelope(.error(reason)))
@@ -164,11 +176,11 @@ struct PCMConnectionTests {
         }
     }
 
-    @Test func cancellingAWriteWaitingForCredits_throwsCancelled() async throws {
+    @Test func cancellingAWriteWaitingForSpace_throwsCancelled() async throws {
         let daemon = ScriptedDaemon()
         let connection = try await PCMConnection.connect(adopting: daemon.clientFD, clientName: "tester")
         let stream = try await connection.openPlayback(format: stereo16)
-        try await stream.write(ramp(frames: 100))
+        try await stream.write(ramp(frames: 1024))
         let writer = Task { try await stream.write(ramp(frames: 10)) }
         try await Task.sleep(for: .milliseconds(50))
         writer.cancel()

@@ -5,6 +5,7 @@
 import Foundation
 import PCMBufferCore
 import PCMClient
+import PCMClientCore
 import PCMProtocol
 import Testing
 
@@ -26,7 +27,7 @@ struct ClientServerTests {
         #expect(stream.granted.deviceFormat == stereo16)
         try await stream.write(bytes(frames))
         try await stream.drain()
-        #expect(stream.status.lastXrun == nil, "the client underran")
+        #expect(stream.status.underruns == 0, "the client underran")
         try await stream.close()
         connection.close()
         let result = try daemon.stop()
@@ -116,7 +117,7 @@ struct ClientServerTests {
         #expect(try rawExchange(daemon.socket, future) == .unsupportedVersion)
         // A daemon-only message from a client.
         var spoof = try Envelope(.hello(Hello(pid: 1, clientName: "x")), tag: 1).encoded()
-        try Envelope(.credits(Credits(frames: 5)), stream: StreamID(1)).encode(appendingTo: &spoof)
+        try Envelope(.drained, stream: StreamID(1)).encode(appendingTo: &spoof)
         #expect(try rawExchange(daemon.socket, spoof) == .unexpectedMessage)
         // An out-of-range field in a request: refused, and the connection stays usable.
         var badRate = try Envelope(.hello(Hello(pid: 1, clientName: "x")), tag: 1).encoded()
@@ -126,8 +127,8 @@ struct ClientServerTests {
         #expect(try rawExchange(daemon.socket, badRate) == .invalidArgument)
         // A client that disconnects mid-message.
         _ = try? rawExchange(daemon.socket, Array(try Envelope(.hello(Hello(pid: 1, clientName: "x")), tag: 1).encoded().prefix(7)), expectReply: false)
-        // Overrunning the credits: disconnected with a reason, its stream released.
-        #expect(try rawCreditAbuse(daemon.socket) == .creditExceeded)
+        // An impossible position in the shared ring: disconnected with a reason, its stream released.
+        #expect(try positionAbuse(daemon.socket) == .sharedMemoryViolation)
 
         // The client library refuses an impossible format before sending anything.
         let other = try await PCMConnection.connect(path: daemon.socket, clientName: "other")
@@ -145,7 +146,7 @@ struct ClientServerTests {
 
         try await writer.value
         try await goodStream.drain()
-        #expect(goodStream.status.lastXrun == nil, "the good client underran")
+        #expect(goodStream.status.underruns == 0, "the good client underran")
         let streams = try await good.streams()
         #expect(streams.map(\.id).contains(goodStream.id))
         #expect(streams.count == 2, "only the good client's and the other client's streams remain: \(streams.map(\.clientName))")
@@ -219,43 +220,26 @@ private func readErrorCode(_ fd: Int32) -> ErrorCode? {
     }
 }
 
-/// Opens a stream on a raw connection and sends twice its credits.
-private func rawCreditAbuse(_ path: String) throws -> ErrorCode? {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    var out = try Envelope(.hello(Hello(pid: 1, clientName: "greedy")), tag: 1).encoded()
-    try Envelope(.openStream(OpenStream(direction: .playback, format: stereo16)), tag: 2).encode(appendingTo: &out)
-    _ = out.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var timeout = timeval(tv_sec: 5, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var framer = MessageFramer()
-    var stream: StreamID?
-    var credits = 0
-    while stream == nil || credits == 0 {
-        let space = framer.receiveBuffer()
-        let count = read(fd, space.baseAddress, space.count)
-        if count <= 0 { return nil }
-        framer.didReceive(count)
-        while let envelope = try? framer.next() {
-            switch envelope.message {
-            case .streamOpened: stream = envelope.stream
-            case .credits(let granted): credits += Int(granted.frames)
-            case .error(let reply): return reply.code  // e.g. too many streams
-            default: break
+/// Opens a stream with the synchronous core, claims to have written ten rings' worth, and
+/// returns the error code the daemon disconnects it with.
+private func positionAbuse(_ path: String) throws -> ErrorCode? {
+    let connection = try BlockingConnection.connect(path: path, clientName: "liar")
+    let stream = try connection.open(OpenStream(direction: .playback, format: stereo16))
+    stream.memory.publishClientPosition(UInt64(10 * stream.ringFrames))
+    // The audio thread sees it within a period; requests then fail with the daemon's reason.
+    for _ in 0..<250 {
+        do throws(ClientCoreError) {
+            _ = try connection.listStreams()
+        } catch {
+            switch error {
+            case .disconnected(let reply?), .streamClosed(let reply?), .refused(let reply): return reply.code
+            default:
+                Issue.record("expected the daemon's reason, got \(error)")
+                return nil
             }
         }
+        usleep(20_000)
     }
-    var abuse: [UInt8] = []
-    let chunk = [UInt8](repeating: 1, count: 4 * 1000)
-    for _ in 0..<((2 * credits) / 1000 + 1) {
-        try chunk.withUnsafeBytes { try Envelope.appendAudioData(stream: stream!, samples: $0, to: &abuse) }
-    }
-    _ = abuse.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    return readErrorCode(fd)
+    Issue.record("the daemon must end a stream whose writer lies about its position")
+    return nil
 }

@@ -29,6 +29,7 @@ struct ConfigurationTests {
             max-streams = 8
             max-clients = 64
             max-clients-per-user = 20
+            max-streams-per-client = 3
             rt-priority = 0
             """
         let config = try ConfigurationSettings(parsing: text, file: "t.conf").configuration()
@@ -39,6 +40,10 @@ struct ConfigurationTests {
         #expect(config.source == .sine(frequency: 440, amplitude: 0.25))
         #expect(config.sink == .file(path: "/tmp/x.wav"))
         #expect(config.maxClients == 64 && config.maxClientsPerUser == 20)
+        #expect(config.maxStreamsPerClient == 3)
+        var bad = config
+        bad.maxStreamsPerClient = 0
+        #expect(throws: (any Error).self, "a quota of 0 streams is refused") { try bad.validate() }
     }
 
     @Test("the connection limits: 128 in all by default, a quarter per user but at least 4, never more than in all")

@@ -1,6 +1,7 @@
 // Rules of docs/protocol.md that a real daemon must keep, spoken in raw protocol because
 // PCMClient never breaks them: openStream's device field is honoured (0 is the default, an
-// unknown number is noSuchDevice), an empty audioData is refused, and requests that arrive
+// unknown number is noSuchDevice), version 1's audio messages are refused as unknown types,
+// and requests that arrive
 // together with the client's half-close (shutdown(SHUT_WR)) are all answered before the
 // daemon closes the connection.
 import Foundation
@@ -39,14 +40,14 @@ struct ProtocolRuleTests {
             }
             #expect(opened.device == AudioDeviceID(1))
             #expect(reply?.tag == tag)
-            #expect(client.receive().map { if case .credits = $0.message { true } else { false } } == true, "credits follow streamOpened")
+            #expect(opened.memoryBytes > 0 && opened.descriptorCount == 2, "streamOpened describes the shared memory it carries")
         }
         let result = try daemon.stop()
         #expect(result.status == 0, "\(result.log)")
     }
 
-    @Test("an empty audioData is refused with misalignedData and the connection closed")
-    func emptyAudio() async throws {
+    @Test("a version-1 audioData (type 0x20, retired) is refused as an unknown type and the connection closed")
+    func retiredAudioData() async throws {
         let dir = try temporaryDirectory()
         let daemon = try await ServedDaemon.start(["--device", "playout", "--period", "256"], directory: dir)
         let client = try RawClient(path: daemon.socket)
@@ -57,15 +58,16 @@ struct ProtocolRuleTests {
             Issue.record("expected streamOpened, got \(opened)")
             return
         }
-        // Envelope refuses to encode an empty audioData, so the header is written by hand.
-        var bytes: [UInt8] = []
-        MessageHeader(type: .audioData, length: 0, stream: opened.stream).encode(appendingTo: &bytes)
+        // Version 2 has no type for it, so the header is written by hand: 4 bytes of "audio".
+        var bytes: [UInt8] = [0x50, 0x43, 0x4D, 0x44, WireLimits.version, 0x20, 0, 0, 4, 0, 0, 0]
+        withUnsafeBytes(of: opened.stream.rawValue.littleEndian) { bytes += $0 }
+        bytes += [0, 0, 0, 0, 1, 2, 3, 4]
         // A request behind it: a daemon that let the empty message pass answers this one instead.
         try Envelope(.listStreams, tag: 3).encode(appendingTo: &bytes)
         client.send(bytes)
         let after = client.receiveUntilClosed()
         let errors = after.compactMap { if case .error(let reply) = $0.message { reply } else { nil } }
-        #expect(errors.map(\.code) == [.misalignedData], "got \(after.map(\.message))")
+        #expect(errors.map(\.code) == [.unknownMessageType], "got \(after.map(\.message))")
         #expect(!after.contains { if case .streamList = $0.message { true } else { false } }, "the request behind it must not be served")
         #expect(client.closedByDaemon, "the daemon must close the connection")
         let result = try daemon.stop()

@@ -1,5 +1,5 @@
 // A connection to a real daemon that speaks the wire protocol byte by byte, for the tests of what
-// PCMClient never does: sending nothing at all, half a message, an empty audioData, a device
+// PCMClient never does: sending nothing at all, half a message, a retired message type, a device
 // number that does not exist, or requests followed at once by shutdown(SHUT_WR). Reads wait
 // with poll() and a deadline, so a test that expects a reply fails after its timeout instead of
 // hanging, and a test that expects the connection to be closed sees the end of the stream.

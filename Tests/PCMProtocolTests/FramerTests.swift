@@ -35,7 +35,8 @@ import Testing
     }
 
     @Test func maximumSizeMessage_fitsAfterAPartialOne() throws {
-        let big = Envelope(.audioData([UInt8](repeating: 0x5A, count: WireLimits.maxPayloadBytes)), stream: StreamID(1))
+        let big = try SampleMessages.largest
+        #expect(try big.encoded().count == WireLimits.maxMessageBytes)
         var bytes = try Envelope(.ok, tag: 1).encoded()
         bytes += try big.encoded()
         bytes += try Envelope(.ok, tag: 2).encoded()
@@ -55,18 +56,18 @@ import Testing
     }
 
     @Test func zeroCopyView_seesTheExactPayload() throws {
-        let samples: [UInt8] = [1, 2, 3, 4]
-        let bytes = try Envelope(.audioData(samples), stream: StreamID(9)).encoded()
+        let volume = Volume(level: 0.5, muted: true)
+        let bytes = try Envelope(.setStreamVolume(volume), stream: StreamID(9)).encoded()
         var framer = MessageFramer()
         _ = bytes.withUnsafeBytes { framer.receive($0) }
         let seen = try framer.nextMessage { header, payload in (header.stream, Array(payload)) }
         #expect(seen?.0 == StreamID(9))
-        #expect(seen?.1 == samples)
+        #expect(seen?.1 == Array(bytes.dropFirst(WireLimits.headerBytes)))
     }
 
     @Test func absurdLength_isRefusedAsSoonAsTheHeaderArrives() {
         var framer = MessageFramer()
-        let header = rawHeader(type: MessageType.audioData.rawValue, length: 0xFFFF_FFF0, stream: 1)
+        let header = rawHeader(type: MessageType.streamList.rawValue, length: 0xFFFF_FFF0)
         _ = header.withUnsafeBytes { framer.receive($0) }
         do {
             _ = try framer.next()
@@ -96,7 +97,7 @@ import Testing
 
     @Test func badPayload_doesNotPoison_theNextMessageStillArrives() throws {
         var framer = MessageFramer()
-        var bytes = rawHeader(type: MessageType.credits.rawValue, length: 3, stream: 1)
+        var bytes = rawHeader(type: MessageType.setStreamVolume.rawValue, length: 3, stream: 1)
         bytes += [1, 2, 3]
         bytes += try Envelope(.ok, tag: 4).encoded()
         _ = bytes.withUnsafeBytes { framer.receive($0) }
@@ -104,7 +105,7 @@ import Testing
             _ = try framer.next()
             Issue.record("a truncated payload must be refused")
         } catch {
-            #expect(error == .truncated(.credits, needed: 4, available: 3))
+            #expect(error == .truncated(.setStreamVolume, needed: 4, available: 3))
         }
         let failed = framer.hasFailed
         #expect(!failed)

@@ -20,9 +20,9 @@ import Testing
         Array(try envelope.encoded().dropFirst(WireLimits.headerBytes))
     }
 
-    // Audio data is excluded: any prefix of samples is still samples (the daemon checks frame
-    // alignment, which needs the stream's format).
-    @Test(arguments: SampleMessages.small.filter { $0.message.type != .audioData })
+    // Every payload of version 2 has an exact shape (version 1's audio data, of any length,
+    // was the exception and is gone).
+    @Test(arguments: SampleMessages.small)
     func everyTruncation_isRefused(envelope: Envelope) throws {
         let full = try payload(of: envelope)
         for count in 0..<full.count {
@@ -31,27 +31,28 @@ import Testing
         }
     }
 
-    @Test(arguments: SampleMessages.small.filter { $0.message.type != .audioData })
+    @Test(arguments: SampleMessages.small)
     func trailingBytes_areRefused(envelope: Envelope) throws {
         let bytes = try message(envelope, payload: try payload(of: envelope) + [0])
         #expect(throws: ProtocolError.trailingBytes(envelope.message.type, count: 1)) { try Envelope.decode(bytes) }
     }
 
     @Test func lengthDisagreeingWithTheBytes_isRefused() throws {
-        var bytes = try Envelope(.credits(Credits(frames: 1)), stream: StreamID(1)).encoded()
+        var bytes = try Envelope(.setStreamVolume(Volume(level: 1)), stream: StreamID(1)).encoded()
         let header = try MessageHeader.decode(bytes)
         bytes.removeLast()
-        #expect(throws: ProtocolError.truncated(.credits, needed: 4, available: 3)) {
+        #expect(throws: ProtocolError.truncated(.setStreamVolume, needed: 5, available: 4)) {
             try bytes.withUnsafeBytes { raw in
                 _ = try Envelope.decode(header: header, payload: UnsafeRawBufferPointer(rebasing: raw[20...]))
             }
         }
     }
 
-    @Test func emptyAudioData_isRefused() throws {
-        let bytes = rawHeader(type: MessageType.audioData.rawValue, length: 0, stream: 1)
-        #expect(throws: ProtocolError.invalidValue(.audioData, field: "length", value: 0)) { try Envelope.decode(bytes) }
-        #expect(throws: ProtocolError.self) { try Envelope(.audioData([]), stream: StreamID(1)).encoded() }
+    @Test func versionOneAudioTypes_areUnknown() throws {
+        for type: UInt8 in [0x20, 0x21, 0x22, 0x23] {
+            let bytes = rawHeader(type: type, length: 4, stream: 1) + [1, 2, 3, 4]
+            #expect(throws: ProtocolError.unknownMessageType(type)) { try Envelope.decode(bytes) }
+        }
     }
 
     /// An openStream payload with one field replaced.
@@ -155,7 +156,8 @@ import Testing
             var payload: [UInt8] = [1]
             withUnsafeBytes(of: buffer.littleEndian) { payload += $0 }
             withUnsafeBytes(of: period.littleEndian) { payload += $0 }
-            payload += [1, 0, 0, 0, 1, 2, 0, 0x80, 0xBB, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0]
+            payload += [1, 0, 0, 0, 1, 2, 0, 0x80, 0xBB, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0]
+            payload += [0, 0x10, 0, 0, 0, 0, 0, 0, 2]
             var bytes = rawHeader(type: MessageType.streamOpened.rawValue, length: UInt32(payload.count), stream: 1)
             bytes += payload
             #expect(throws: ProtocolError.invalidValue(.streamOpened, field: "periodFrames", value: Int64(period))) {
@@ -163,20 +165,17 @@ import Testing
             }
         }
         let bad = StreamOpened(
-            direction: .playback, buffer: BufferGeometry(bufferFrames: 10, periodFrames: 20), device: AudioDeviceID(1),
-            deviceFormat: SampleMessages.deviceFormat, deviceBuffer: BufferGeometry(bufferFrames: 8, periodFrames: 8)
+            direction: .playback, ring: BufferGeometry(bufferFrames: 10, periodFrames: 20), device: AudioDeviceID(1),
+            deviceFormat: SampleMessages.deviceFormat, startThresholdFrames: 5,
+            deviceBuffer: BufferGeometry(bufferFrames: 8, periodFrames: 8), memoryBytes: 4096
         )
         #expect(throws: ProtocolError.self) { try Envelope(.streamOpened(bad), stream: StreamID(1)).encoded() }
     }
 
-    @Test func unknownEnumBytes_inEvents_areInvalid() throws {
-        var xrun = rawHeader(type: MessageType.xrun.rawValue, length: 17, stream: 1)
-        xrun += [3] + [UInt8](repeating: 0, count: 16)
-        #expect(throws: ProtocolError.invalidValue(.xrun, field: "kind", value: 3)) { try Envelope.decode(xrun) }
-
-        var position = rawHeader(type: MessageType.position.rawValue, length: 21, stream: 1)
-        position += [UInt8](repeating: 0, count: 20) + [9]
-        #expect(throws: ProtocolError.invalidValue(.position, field: "state", value: 9)) { try Envelope.decode(position) }
+    @Test func unknownEnumBytes_inListings_areInvalid() throws {
+        var good = try payload(of: Envelope(.streamList([SampleMessages.stream])))
+        good[good.count - 1] = 9  // the entry's state
+        #expect(throws: ProtocolError.self) { try Envelope.decode(try message(Envelope(.streamList([])), payload: good)) }
     }
 
     @Test func lyingListCount_isRefusedBeforeReserving() throws {
@@ -207,14 +206,14 @@ import Testing
         #expect(throws: ProtocolError.invalidString(.hello, field: "clientName")) {
             try Envelope(.hello(Hello(pid: 1, clientName: long))).encode(appendingTo: &bytes)
         }
-        #expect(throws: ProtocolError.misplacedStream(.audioData, stream: 0)) {
-            try Envelope(.audioData([1]), stream: .connection).encode(appendingTo: &bytes)
+        #expect(throws: ProtocolError.misplacedStream(.drained, stream: 0)) {
+            try Envelope(.drained, stream: .connection).encode(appendingTo: &bytes)
         }
         #expect(throws: ProtocolError.misplacedStream(.welcome, stream: 2)) {
             try Envelope(.welcome(Welcome(daemonPID: 1, maxStreams: 1, daemonName: "")), stream: StreamID(2)).encode(appendingTo: &bytes)
         }
-        #expect(throws: ProtocolError.payloadTooLarge(length: 65_537, limit: 65_536)) {
-            try Envelope(.audioData([UInt8](repeating: 0, count: 65_537)), stream: StreamID(1)).encode(appendingTo: &bytes)
+        #expect(throws: ProtocolError.self) {
+            try Envelope(.streamList([StreamInfo](repeating: SampleMessages.stream, count: 1000))).encode(appendingTo: &bytes)
         }
         #expect(bytes == [1, 2, 3])
     }

@@ -23,9 +23,9 @@ import Testing
     @Test func encodingAppends_withoutDisturbingWhatIsThere() throws {
         var bytes: [UInt8] = [9, 9, 9]
         try Envelope(.ok, tag: 1).encode(appendingTo: &bytes)
-        try Envelope(.credits(Credits(frames: 3)), stream: StreamID(2)).encode(appendingTo: &bytes)
+        try Envelope(.setStreamVolume(Volume(level: 1)), stream: StreamID(2)).encode(appendingTo: &bytes)
         #expect(bytes.prefix(3) == [9, 9, 9])
-        #expect(bytes.count == 3 + 20 + 20 + 4)
+        #expect(bytes.count == 3 + 20 + 20 + 5)
     }
 
     @Test func hello_isPinnedByteForByte() throws {
@@ -50,13 +50,48 @@ import Testing
         ])
     }
 
-    @Test func audioData_appendPath_matchesTheEnumPath() throws {
-        let samples: [UInt8] = (0..<200).map { UInt8($0) }
-        var direct: [UInt8] = []
-        try samples.withUnsafeBytes { raw in
-            try Envelope.appendAudioData(stream: StreamID(4), samples: raw, to: &direct)
-        }
-        #expect(direct == (try Envelope(.audioData(samples), stream: StreamID(4)).encoded()))
+    @Test func streamOpened_isPinnedByteForByte() throws {
+        let opened = StreamOpened(
+            direction: .playback, ring: BufferGeometry(bufferFrames: 4096, periodFrames: 256), device: AudioDeviceID(1),
+            deviceFormat: StreamFormat(.s16, rate: 48_000, channels: 2), startThresholdFrames: 4000,
+            deviceBuffer: BufferGeometry(bufferFrames: 768, periodFrames: 256), memoryBytes: 0x1_2000)
+        let bytes = try Envelope(.streamOpened(opened), stream: StreamID(3), tag: 1).encoded()
+        #expect(Array(bytes.dropFirst(WireLimits.headerBytes)) == [
+            0x01,                    // direction: playback
+            0x00, 0x10, 0x00, 0x00,  // ring frames 4096
+            0x00, 0x01, 0x00, 0x00,  // device period 256
+            0x01, 0x00, 0x00, 0x00,  // device
+            0x01,                    // device format: s16
+            0x02, 0x00,              // channels
+            0x80, 0xBB, 0x00, 0x00,  // rate 48000
+            0xA0, 0x0F, 0x00, 0x00,  // start threshold 4000
+            0x00, 0x03, 0x00, 0x00,  // device buffer 768
+            0x00, 0x01, 0x00, 0x00,  // device period 256
+            0x00, 0x20, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,  // memfd bytes
+            0x02,                    // descriptors: memfd, eventfd
+        ])
+    }
+
+    @Test func streamOpened_refusesDuplexAndBadThresholdsAndDescriptorCounts() throws {
+        let good = StreamOpened(
+            direction: .capture, ring: BufferGeometry(bufferFrames: 100, periodFrames: 10), device: AudioDeviceID(1),
+            deviceFormat: StreamFormat(.s16, rate: 48_000, channels: 2), startThresholdFrames: 100,
+            deviceBuffer: BufferGeometry(bufferFrames: 30, periodFrames: 10), memoryBytes: 4096)
+        let bytes = try Envelope(.streamOpened(good), stream: StreamID(3), tag: 1).encoded()
+        let payload = WireLimits.headerBytes
+        var duplex = bytes
+        duplex[payload] = StreamMode.duplex.rawValue
+        #expect(throws: ProtocolError.self) { try Envelope.decode(duplex) }
+        var threshold = bytes
+        threshold[payload + 20] = 101  // start threshold beyond the ring
+        #expect(throws: ProtocolError.self) { try Envelope.decode(threshold) }
+        var zero = bytes
+        zero[payload + 20] = 0
+        #expect(throws: ProtocolError.self) { try Envelope.decode(zero) }
+        var descriptors = bytes
+        descriptors[descriptors.count - 1] = 3
+        #expect(throws: ProtocolError.self) { try Envelope.decode(descriptors) }
+        #expect(try Envelope.decode(bytes) == Envelope(.streamOpened(good), stream: StreamID(3), tag: 1))
     }
 
     @Test func sampleFormatCodes_areTheWireCodes() {

@@ -34,21 +34,20 @@ enum SampleMessages {
         Envelope(.openStream(OpenStream(direction: .duplex, format: StreamFormat(.float32, rate: 768_000, channels: 32),
                                         latencyMicroseconds: WireLimits.maxLatencyMicroseconds, device: AudioDeviceID(9)))),
         Envelope(.streamOpened(StreamOpened(
-            direction: .playback, buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441), device: AudioDeviceID(1),
-            deviceFormat: deviceFormat, deviceBuffer: BufferGeometry(bufferFrames: 1024, periodFrames: 1024)
+            direction: .playback, ring: BufferGeometry(bufferFrames: 4608, periodFrames: 256), device: AudioDeviceID(1),
+            deviceFormat: deviceFormat, startThresholdFrames: 4410,
+            deviceBuffer: BufferGeometry(bufferFrames: 1024, periodFrames: 1024), memoryBytes: 155_648
         )), stream: StreamID(7), tag: 2),
+        Envelope(.streamOpened(StreamOpened(
+            direction: .capture, ring: BufferGeometry(bufferFrames: Int(UInt32.max), periodFrames: 1), device: AudioDeviceID(.max),
+            deviceFormat: StreamFormat(.s16, rate: 1_000, channels: 1), startThresholdFrames: Int(UInt32.max),
+            deviceBuffer: BufferGeometry(bufferFrames: 1, periodFrames: 1), memoryBytes: .max
+        )), stream: StreamID(8), tag: 3),
         Envelope(.closeStream, stream: StreamID(7), tag: 8),
         Envelope(.pause, stream: StreamID(7), tag: 9),
         Envelope(.resume, stream: StreamID(7), tag: 10),
         Envelope(.drain, stream: StreamID(7), tag: 11),
         Envelope(.drained, stream: StreamID(7), tag: 11),
-        Envelope(.audioData([0x01, 0x02, 0x03, 0x04, 0x05, 0x06]), stream: StreamID(7)),
-        Envelope(.audioData([UInt8](repeating: 0xA5, count: WireLimits.maxPayloadBytes)), stream: StreamID(.max)),
-        Envelope(.credits(Credits(frames: 4410)), stream: StreamID(7)),
-        Envelope(.position(Position(frames: .max, queuedFrames: 512, timestampNanoseconds: 123_456_789_012, state: .running)),
-                 stream: StreamID(7)),
-        Envelope(.xrun(Xrun(kind: .underrun, lostFrames: 256, count: 1, atFrame: 48_000)), stream: StreamID(7)),
-        Envelope(.xrun(Xrun(kind: .overrun, lostFrames: 0, count: .max, atFrame: 0)), stream: StreamID(3)),
         Envelope(.setStreamVolume(Volume(level: 0.25, muted: false)), stream: StreamID(7), tag: 12),
         Envelope(.setMasterVolume(MasterVolume(device: .defaultDevice, volume: Volume(level: 0, muted: true))), tag: 13),
         Envelope(.streamVolumeChanged(Volume(level: 1, muted: false)), stream: StreamID(7)),
@@ -61,9 +60,28 @@ enum SampleMessages {
         Envelope(.streamList([]), tag: 15),
     ]
 
-    /// The samples small enough to truncate at every length in reasonable time.
-    static var small: [Envelope] {
-        all.filter { if case .audioData(let bytes) = $0.message { bytes.count < 64 } else { true } }
+    /// The samples small enough to truncate at every length in reasonable time (all of them,
+    /// since version 2 carries no audio on the wire).
+    static var small: [Envelope] { all }
+
+    /// A valid message whose payload is exactly ``WireLimits/maxPayloadBytes``: a stream list
+    /// whose last entry's name pads it to the limit.
+    static var largest: Envelope {
+        get throws {
+            let base = try Envelope(.streamList([]), tag: 1).encoded().count - WireLimits.headerBytes
+            let one = try Envelope(.streamList([stream]), tag: 1).encoded().count - WireLimits.headerBytes - base
+            var list = [StreamInfo](repeating: stream, count: (WireLimits.maxPayloadBytes - base) / one)
+            var used = base + list.count * one
+            // Grow names until the payload is full (each name at most 255 bytes).
+            var index = 0
+            while used < WireLimits.maxPayloadBytes, index < list.count {
+                let room = min(WireLimits.maxNameBytes - list[index].clientName.utf8.count, WireLimits.maxPayloadBytes - used)
+                list[index].clientName += String(repeating: "x", count: room)
+                used += room
+                index += 1
+            }
+            return Envelope(.streamList(list), tag: 1)
+        }
     }
 }
 

@@ -41,7 +41,7 @@ public struct ConfigurationSettings: Sendable, Equatable {
     /// The keys a config file may set, in the order `pcmd --help` documents them.
     public static let keys: [String] = [
         "device", "capture-device", "mode", "format", "rate", "channels", "period", "periods", "buffer",
-        "prealloc", "source", "sink", "socket", "max-streams", "max-clients", "max-clients-per-user",
+        "prealloc", "source", "sink", "socket", "max-streams", "max-streams-per-client", "max-clients", "max-clients-per-user",
         "allow-users", "allow-groups", "rt-priority",
     ]
 
@@ -131,6 +131,7 @@ public struct ConfigurationSettings: Sendable, Equatable {
         if let v = values["sink"] { config.sink = try BuiltInSink(parsing: v) }
         if let v = values["socket"] { config.socketPath = v }
         if let v = try integer("max-streams") { config.maxStreams = v }
+        if let v = try integer("max-streams-per-client") { config.maxStreamsPerClient = v }
         if let v = try integer("max-clients") { config.maxClients = v }
         if let v = try integer("max-clients-per-user") { config.maxClientsPerUser = v }
         if let v = try integer("rt-priority") { config.realtimePriority = v }

@@ -120,6 +120,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var socketPath: String?
     /// Most client streams served at once.
     public var maxStreams: Int = 32
+    /// Most streams one connection may hold at once (each is a slot, shared memory charged to
+    /// the clients' card, and an eventfd).
+    public var maxStreamsPerClient: Int = 8
     /// Most client connections at once (every user together).
     public var maxClients: Int = 128
     /// Most connections one user (uid) may hold at once; nil means a quarter of `maxClients`,
@@ -159,6 +162,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         try check(needed <= preallocationBytes, "buffer", requestedBufferFrames,
                   "a buffer that fits the \(preallocationBytes)-byte preallocation (raise prealloc to \(needed))")
         try check((1...1024).contains(maxStreams), "max-streams", maxStreams, "1 to 1024 streams")
+        try check((1...1024).contains(maxStreamsPerClient), "max-streams-per-client", maxStreamsPerClient, "1 to 1024 streams")
         // Each connection costs a descriptor and a 64 KiB receive buffer; 4096 is far beyond
         // any desktop and still a bounded amount of memory.
         try check((1...4096).contains(maxClients), "max-clients", maxClients, "1 to 4096 connections")

@@ -1,7 +1,8 @@
 // The daemon's own diagnostic streams, so that something flows without clients: a source that
 // plays a sine or a file, and a sink that writes captured audio to a WAV file. Each is an
-// ordinary slot with an ordinary (non-real-time) thread on the other end of its ring, exactly as
-// a socket client would be: the audio thread never opens, reads or writes a file.
+// ordinary slot, with shared memory like any client's, and an ordinary (non-real-time) thread
+// on the other end of its ring that plays the client's part through a SharedRingCursor: the
+// audio thread serves one kind of stream and never opens, reads or writes a file.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,10 +30,10 @@ public final class BuiltInStream: Sendable {
         case .sine(let frequency, let amplitude):
             let generator = SineGenerator(frequency: frequency, amplitude: amplitude, rate: rate, layout: layout, chunkFrames: ringFrames)
             return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: periodFrames, rate: rate, name: "pcmd-sine") { ring in
-                let region = ring.writableRegion()
+                let region = ring.region()
                 guard region.frames.value > 0 else { return 0 }
                 generator.render(into: region.bytes, frames: region.frames.value)
-                try? ring.commitWrite(region.frames)  // cannot fail: the region came from the ring
+                ring.commit(region.frames)
                 return region.frames.value
             }
         case .file(let path, let loop):
@@ -48,10 +49,10 @@ public final class BuiltInStream: Sendable {
             }
             let box = ReaderBox(reader)
             return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: periodFrames, rate: rate, name: "pcmd-file") { ring in
-                let region = ring.writableRegion()
+                let region = ring.region()
                 guard region.frames.value > 0 else { return 0 }
                 let got = box.read(into: region.bytes, format: layout.format, loop: loop)
-                if got > 0 { try? ring.commitWrite(FrameCount(got)) }  // got ≤ region.frames
+                if got > 0 { ring.commit(FrameCount(got)) }  // got ≤ region.frames
                 return got < 0 ? -1 : got
             }
         }
@@ -70,10 +71,10 @@ public final class BuiltInStream: Sendable {
         let box = WriterBox(writer)
         let ringFrames = ringSize(table: table, rate: rate, deviceBufferFrames: deviceBufferFrames)
         return try BuiltInStream(table: table, ringFrames: ringFrames, periodFrames: deviceBufferFrames, rate: rate, name: "pcmd-sink", finish: { box.close() }) { ring in
-            let region = ring.readableRegion()
+            let region = ring.region()
             guard region.frames.value > 0 else { return 0 }
             guard box.write(UnsafeRawBufferPointer(region.bytes), format: layout.format) else { return -1 }
-            try? ring.commitRead(region.frames)  // cannot fail: the region came from the ring
+            ring.commit(region.frames)
             return region.frames.value
         }
     }
@@ -87,21 +88,22 @@ public final class BuiltInStream: Sendable {
     /// `step` moves what it can through the ring and returns the frames moved, 0 when the ring
     /// has no room (or data), or -1 when the stream has ended.
     private init(table: SlotTable, ringFrames: Int, periodFrames: Int, rate: Int, name: String,
-                 finish: @escaping @Sendable () -> Void = {}, step: @escaping @Sendable (RingBuffer) -> Int) throws(DaemonError) {
+                 finish: @escaping @Sendable () -> Void = {}, step: @escaping @Sendable (inout SharedRingCursor) -> Int) throws(DaemonError) {
         let slot: StreamSlot
         do {
-            slot = try table.claim(bufferFrames: ringFrames, periodFrames: min(periodFrames, ringFrames))
+            // Sources start full (below), so they start running at once: no prefill, and the
+            // first periods are not underruns.
+            slot = try table.claim(ringFrames: ringFrames, rate: rate, devicePeriodFrames: min(periodFrames, ringFrames),
+                                   deviceBufferFrames: periodFrames, startThreshold: 1, initialState: .active)
         } catch {
             throw .device(name: name, reason: error.description)
         }
         self.slot = slot
-        guard let ring = slot.attachedRing else { preconditionFailure("a claimed slot has a ring") }
-        // Sources start full, so the first periods are not underruns.
-        var moved = step(ring)
-        while moved > 0 { moved = step(ring) }
+        guard let memory = slot.attachedMemory else { preconditionFailure("a claimed slot has memory") }
+        let context = StreamContext(step: step, finish: finish, cursor: SharedRingCursor(memory: memory), slot: slot, sleep: 0)
+        context.fill()
         // Poll a few times per ring: often enough to stay ahead, rarely enough to cost nothing.
-        let sleepMicroseconds = UInt32(max(1000, min(20_000, ringFrames * 250_000 / rate)))
-        let context = StreamContext(step: step, finish: finish, ring: ring, slot: slot, sleep: sleepMicroseconds)
+        context.sleep = UInt32(max(1000, min(20_000, ringFrames * 250_000 / rate)))
         let owner = flags
         thread = try RealtimeThread(name: name, realtimePriority: 0) {
             context.run(flags: owner)
@@ -126,35 +128,43 @@ private final class OwnerFlags: Sendable {
 
 /// What the helper thread runs.
 private final class StreamContext: @unchecked Sendable {
-    // Safety: used only by the helper thread after creation.
-    let step: @Sendable (RingBuffer) -> Int
+    // Safety: used by the creating thread until the helper thread starts (pthread_create
+    // orders the two), then only by the helper thread.
+    let step: @Sendable (inout SharedRingCursor) -> Int
     let finish: @Sendable () -> Void
-    let ring: RingBuffer
+    var cursor: SharedRingCursor
     let slot: StreamSlot
-    let sleep: UInt32
+    var sleep: UInt32
 
-    init(step: @escaping @Sendable (RingBuffer) -> Int, finish: @escaping @Sendable () -> Void, ring: RingBuffer, slot: StreamSlot, sleep: UInt32) {
+    init(step: @escaping @Sendable (inout SharedRingCursor) -> Int, finish: @escaping @Sendable () -> Void,
+         cursor: consuming SharedRingCursor, slot: StreamSlot, sleep: UInt32) {
         self.step = step
         self.finish = finish
-        self.ring = ring
+        self.cursor = cursor
         self.slot = slot
         self.sleep = sleep
     }
 
+    /// Moves what can be moved now.
+    func fill() {
+        var moved = step(&cursor)
+        while moved > 0 { moved = step(&cursor) }
+    }
+
     func run(flags: OwnerFlags) {
         while !flags.stop.load(ordering: .acquiring) {
-            var moved = step(ring)
+            var moved = step(&cursor)
             if moved < 0 {
                 // The source ran out: let the mixer play what is queued, then fall silent.
                 if slot.direction == .playback { slot.setState(.draining) }
                 flags.ended.store(true, ordering: .releasing)
                 break
             }
-            while moved > 0 { moved = step(ring) }
+            while moved > 0 { moved = step(&cursor) }
             usleep(sleep)
         }
         // A sink keeps what the device already captured.
-        if slot.direction == .capture { while step(ring) > 0 {} }
+        if slot.direction == .capture { while step(&cursor) > 0 {} }
         finish()
     }
 }

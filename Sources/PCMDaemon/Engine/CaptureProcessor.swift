@@ -1,15 +1,19 @@
-// What the capture audio thread does with each stretch of the device buffer: give every active
-// capture slot its own copy. A slot whose reader fell behind loses this stretch (counted as an
-// overrun for that slot alone); the device and the other readers are never held up.
+// What the capture audio thread does with each stretch of the device buffer: give every running
+// capture slot its own copy, written straight into the client's shared ring at the audio
+// thread's own W. The client's R is loaded once and validated first: a reader that fell behind
+// loses this stretch (an overrun for that stream alone), a client whose R is impossible is
+// silenced and flagged for the socket server to end. The device and the other readers are
+// never held up, and nothing here allocates, locks or logs.
 import ALSA
 import PCMBufferCore
 import Synchronization
 
 /// Fans captured frames out to the capture slots, on the audio thread.
 public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
-    // Safety: `interleaved` is set in `deviceOpened` and read in `process`, both only on the
-    // device's audio thread.
+    // Safety: `gatherStaging` and `deviceBuffer` are set in `deviceOpened`/`deviceClosed` and
+    // read in `process`, all only on the device's audio thread.
     nonisolated(unsafe) private var gatherStaging: UnsafeMutableRawBufferPointer?
+    nonisolated(unsafe) private var deviceBuffer: UInt64 = 0
     public let slots: SlotTable
     private let events: DeviceControl
 
@@ -20,6 +24,9 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
 
     public func deviceOpened(_ hardware: HardwareConfiguration, staging: RuntimeBuffer) {
         gatherStaging = hardware.access == .mmapInterleaved ? nil : staging.area
+        deviceBuffer = UInt64(hardware.bufferFrames.value)
+        slots.negotiatedPeriodFrames.store(hardware.periodFrames.value, ordering: .relaxed)
+        slots.negotiatedBufferFrames.store(hardware.bufferFrames.value, ordering: .relaxed)
     }
 
     public func deviceClosed() { gatherStaging = nil }
@@ -27,30 +34,69 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
     public func process(_ region: MMapRegion) {
         slots.insidePeriod.store(true, ordering: .sequentiallyConsistent)
         defer { slots.insidePeriod.store(false, ordering: .sequentiallyConsistent) }
-        let frames = region.frames
+        let frames = UInt64(region.frames.value)
         let frameBytes = slots.layout.bytesPerFrame
         let source: UnsafeRawBufferPointer
         if let staging = gatherStaging {
             gather(region, into: staging)
-            source = UnsafeRawBufferPointer(rebasing: staging[..<(frames.value * frameBytes)])
+            source = UnsafeRawBufferPointer(rebasing: staging[..<(region.frames.value * frameBytes)])
         } else {
             source = UnsafeRawBufferPointer(region.interleavedBytes)
         }
         let now = MonotonicClock.nanoseconds()
-        var attached = false
-        // New frames in the rings: the socket server sends them on this signal.
-        defer { if attached { slots.progress.signal() } }
+        var rare = false
         for slot in slots.slots {
-            guard let (ring, state) = slot.ringForPeriod() else { continue }
-            attached = true
-            guard state == .active else { continue }
-            guard ring.writableFrames >= frames else {
-                let count = slot.overrunCount.add(1, ordering: .relaxed).newValue
-                events.report(.clientOverrun, value: Int64(slot.index), position: Int64(count))
+            guard let (memory, state) = slot.memoryForPeriod(), !slot.violated else { continue }
+            let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
+            let read = memory.loadClientPosition()
+            let free: UInt64
+            switch SharedRingValidation.writable(clientConsumed: read, daemonProduced: slot.periodPosition, bufferFrames: bufferFrames) {
+            case .violation:
+                slot.markViolation()
+                slot.publish(.stopped, in: memory)
+                rare = true
                 continue
+            case .frames(let count):
+                free = count
             }
-            _ = ring.write(source)  // fits: checked above
-            slot.record(moved: frames.value, at: now)
+            var written: UInt64 = 0
+            if state == .active {
+                if free >= frames {
+                    copy(source, into: memory, at: slot.periodPosition)
+                    written = frames
+                    slot.periodPosition &+= frames
+                    memory.publishDaemonPosition(slot.periodPosition)
+                    slot.record(moved: Int(frames), at: now)
+                } else {
+                    let count = slot.overrunCount.add(1, ordering: .relaxed).newValue
+                    memory.publishOverruns(UInt64(count))
+                    events.report(.clientOverrun, value: Int64(slot.index), position: Int64(count))
+                }
+            }
+            slot.publish(state.shared, in: memory)
+            memory.publishClock(SharedStreamClock(framesPlayed: slot.periodPosition, monotonicNanoseconds: now, deviceDelay: deviceBuffer),
+                                sequence: &slot.periodClockSequence)
+            // Wake a waiting reader once the frames it asked for are there (pa_fdsem's rule).
+            guard memory.loadWaiting() else { continue }
+            let filled = bufferFrames - free + written
+            if filled >= memory.loadWakeThreshold() { slot.wakeClient() }
+        }
+        if rare { slots.progress.signal() }
+    }
+
+    /// Writes one period at the daemon's W: one part, or two across the ring's end. The address
+    /// comes from the daemon's own position, the size from the device's period, which the
+    /// validation above showed fits.
+    @inline(__always)
+    private func copy(_ source: UnsafeRawBufferPointer, into memory: SharedStreamMemory, at position: UInt64) {
+        let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
+        let bytesPerFrame = memory.geometry.layout.bytesPerFrame
+        let frames = UInt64(source.count / bytesPerFrame)
+        let head = min(frames, bufferFrames - position % bufferFrames)
+        let headBytes = Int(head) * bytesPerFrame
+        memory.ringAddress(ofFrame: position).copyMemory(from: source.baseAddress!, byteCount: headBytes)
+        if head < frames {
+            memory.ringAddress(ofFrame: position &+ head).copyMemory(from: source.baseAddress! + headBytes, byteCount: source.count - headBytes)
         }
     }
 

@@ -1,7 +1,14 @@
-// What the playback audio thread does with each stretch of the device buffer: mix every active
-// slot's ring (already in the device's layout) with its volume, saturating, straight into the
-// mmap area. A slot that is short of frames contributes what it has plus silence and is
-// counted as an underrun; nobody else notices.
+// What the playback audio thread does with each stretch of the device buffer: for every slot,
+// load its client's W once, validate it against the audio thread's own R, and mix (or, for a
+// lone stream at unity gain, copy) what the ring holds straight from the shared memory into the
+// mmap area; then publish R, the clock and the state in the header and wake the client if it
+// asked to be woken. A slot that is short of frames contributes what it has plus silence and
+// is counted as an underrun; a slot whose client wrote an impossible W is silenced and flagged
+// for the socket server to end. Nobody else notices either.
+//
+// No allocation, lock, log or file access happens here: the only system call is the eventfd
+// write that wakes a waiting client (at most one per stream per period), plus the progress
+// eventfd for the rare events (a drain completed, a violation).
 import ALSA
 import PCMBufferCore
 import PCMDSP
@@ -9,12 +16,14 @@ import Synchronization
 
 /// Mixes the playback slots into the device, on the audio thread.
 public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
-    // Safety: `mixer`, `wrapScratch` and `nonInterleavedStaging` are created in `deviceOpened` and used in `process`,
-    // both called only on the device's audio thread; other threads touch only `slots` (whose
-    // shared fields are atomics) and `masterGain` (an atomic).
+    // Safety: `mixer`, `wrapScratch`, `nonInterleavedStaging` and `deviceBuffer` are set in
+    // `deviceOpened`/`deviceClosed` and used in `process`, all called only on the device's
+    // audio thread; other threads touch only `slots` (whose shared fields are atomics) and the
+    // master volume (atomics).
     nonisolated(unsafe) private var mixer: Mixer?
     nonisolated(unsafe) private var nonInterleavedStaging: UnsafeMutableRawBufferPointer?
     nonisolated(unsafe) private var wrapScratch: UnsafeMutableRawBufferPointer?
+    nonisolated(unsafe) private var deviceBuffer: UInt64 = 0
     public let slots: SlotTable
     private let master = Atomic<UInt32>(Float(1).bitPattern)
     private let masterMuted = Atomic<Bool>(false)
@@ -39,6 +48,9 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         wrapScratch?.deallocate()
         wrapScratch = .allocate(byteCount: hardware.layout.bytes(for: hardware.bufferFrames).value, alignment: 16)
         nonInterleavedStaging = hardware.access == .mmapInterleaved ? nil : staging.area
+        deviceBuffer = UInt64(hardware.bufferFrames.value)
+        slots.negotiatedPeriodFrames.store(hardware.periodFrames.value, ordering: .relaxed)
+        slots.negotiatedBufferFrames.store(hardware.bufferFrames.value, ordering: .relaxed)
     }
 
     deinit { wrapScratch?.deallocate() }
@@ -55,78 +67,157 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         let frames = region.frames
         let now = MonotonicClock.nanoseconds()
         let master = masterVolume
-        // One stream at full volume (the common case: one player) is a plain copy; silence is a
-        // fill. Only a real mix of several streams, or a volume, goes through the mixer.
-        var contributing = 0
-        var attached = false
-        var only: StreamSlot?
-        for slot in slots.slots {
-            guard let (_, state) = slot.ringForPeriod() else { continue }
-            attached = true
-            guard state == .active || state == .draining else { continue }
-            contributing += 1
-            only = slot
-        }
-        // Space freed in the rings: the socket server grants credits on this signal (one eventfd
-        // write, never blocking; nothing at all while no stream is attached).
-        defer { if attached { slots.progress.signal() } }
         let destination = nonInterleavedStaging.map { UnsafeMutableRawBufferPointer(rebasing: $0[..<(frames.value * slots.layout.bytesPerFrame)]) }
             ?? region.interleavedBytes
-        if contributing == 1, let only, only.volume == .unity, master == .unity {
-            copy(only, frames: frames, into: destination, at: now)
+        // First pass: decide what each slot gives this period (each client's W loaded once).
+        // One stream at full volume (the common case: one player) is a plain copy; silence is
+        // a fill. Only a real mix of several streams, or a volume, goes through the mixer.
+        var contributing = 0
+        var only: StreamSlot?
+        var onlyTake: UInt64 = 0
+        var rare = false
+        mixer!.begin(frames: frames)
+        mixer!.master = master
+        for slot in slots.slots {
+            guard let (memory, state) = slot.memoryForPeriod() else { continue }
+            let take = plan(slot, memory: memory, state: state, frames: UInt64(frames.value), rare: &rare)
+            guard take > 0 else {
+                finishPeriod(slot, memory: memory, taken: 0, frames: frames, at: now, rare: &rare)
+                continue
+            }
+            contributing += 1
+            if contributing == 1 {
+                only = slot
+                onlyTake = take
+            } else {
+                if contributing == 2, let first = only { mixSlot(first, take: onlyTake, frames: frames, at: now, rare: &rare) }
+                mixSlot(slot, take: take, frames: frames, at: now, rare: &rare)
+            }
+        }
+        if contributing == 1, let only {
+            if only.volume == .unity, master == .unity {
+                copySlot(only, take: onlyTake, frames: frames, into: destination, at: now, rare: &rare)
+            } else {
+                mixSlot(only, take: onlyTake, frames: frames, at: now, rare: &rare)
+                mixer!.finish(into: destination)
+            }
         } else if contributing == 0 {
             destination.initializeMemory(as: UInt8.self, repeating: 0)
         } else {
-            mixer!.begin(frames: frames)
-            mixer!.master = master
-            for slot in slots.slots { mix(slot, frames: frames, at: now) }
             mixer!.finish(into: destination)
         }
         if nonInterleavedStaging != nil { scatter(from: UnsafeRawBufferPointer(destination), into: region) }
+        if rare { slots.progress.signal() }
     }
 
-    /// Copies one stream's frames into the device buffer, silence after a short ring.
-    private func copy(_ slot: StreamSlot, frames: FrameCount, into destination: UnsafeMutableRawBufferPointer, at now: UInt64) {
-        guard let (ring, state) = slot.ringForPeriod() else { return }
-        let bytesPerFrame = slots.layout.bytesPerFrame
-        let wanted = UnsafeMutableRawBufferPointer(rebasing: destination[..<(min(ring.readableFrames, frames).value * bytesPerFrame)])
-        let taken = ring.read(into: wanted)
-        if taken < frames {
-            UnsafeMutableRawBufferPointer(rebasing: destination[(taken.value * bytesPerFrame)..<(frames.value * bytesPerFrame)])
-                .initializeMemory(as: UInt8.self, repeating: 0)
+    /// Validates the client's W (loaded once), runs the prefill/drain state machine and returns
+    /// how many frames the slot gives this period. Stores the slot's `periodDrainTarget`.
+    private func plan(_ slot: StreamSlot, memory: SharedStreamMemory, state: SlotState, frames: UInt64, rare: inout Bool) -> UInt64 {
+        slot.periodFilled = 0
+        guard !slot.violated else { return 0 }
+        let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
+        let written = memory.loadClientPosition()
+        let filled: UInt64
+        switch SharedRingValidation.readable(clientProduced: written, daemonConsumed: slot.periodPosition, bufferFrames: bufferFrames) {
+        case .violation:
+            slot.markViolation()
+            slot.publish(.stopped, in: memory)
+            rare = true
+            return 0
+        case .frames(let count):
+            filled = count
         }
-        account(slot, state: state, taken: taken, frames: frames, at: now)
+        slot.periodFilled = filled
+        var current = state
+        if current == .prefilling, filled >= slot.startThreshold, slot.markStarted() { current = .active }
+        if current != .draining { slot.periodDrainTarget = nil }
+        switch current {
+        case .active:
+            return min(filled, frames)
+        case .draining:
+            // The drain ends at the W seen when the period first met the drain; frames the
+            // client writes after it are for the next run.
+            if slot.periodDrainTarget == nil { slot.periodDrainTarget = written }
+            let target = slot.periodDrainTarget!
+            return min(filled, target &- slot.periodPosition, frames)
+        default:
+            return 0
+        }
+    }
+
+    /// Copies the one stream's frames into the device buffer, silence after a short ring.
+    private func copySlot(_ slot: StreamSlot, take: UInt64, frames: FrameCount, into destination: UnsafeMutableRawBufferPointer,
+                          at now: UInt64, rare: inout Bool) {
+        guard let memory = slot.attachedMemory else { return }
+        let bytesPerFrame = slots.layout.bytesPerFrame
+        let (first, second) = ringParts(memory, from: slot.periodPosition, frames: take)
+        destination.baseAddress!.copyMemory(from: first.baseAddress!, byteCount: first.count)
+        if second.count > 0 { (destination.baseAddress! + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count) }
+        let takenBytes = Int(take) * bytesPerFrame
+        if takenBytes < destination.count {
+            UnsafeMutableRawBufferPointer(rebasing: destination[takenBytes...]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        finishPeriod(slot, memory: memory, taken: take, frames: frames, at: now, rare: &rare)
     }
 
     /// Adds one stream's frames to the mix, straight from its ring unless they wrap.
-    private func mix(_ slot: StreamSlot, frames: FrameCount, at now: UInt64) {
-        guard let (ring, state) = slot.ringForPeriod(), state == .active || state == .draining else { return }
-        let take = min(ring.readableFrames, frames)
-        var taken = FrameCount.zero
-        let available = ring.readableRegion(maxFrames: take)
-        if available.frames == take {
-            mixer!.add(UnsafeRawBufferPointer(available.bytes), frames: take, volume: slot.volume)
-            try? ring.commitRead(take)  // cannot fail: the region came from the ring
-            taken = take
+    private func mixSlot(_ slot: StreamSlot, take: UInt64, frames: FrameCount, at now: UInt64, rare: inout Bool) {
+        guard let memory = slot.attachedMemory else { return }
+        let (first, second) = ringParts(memory, from: slot.periodPosition, frames: take)
+        if second.count == 0 {
+            mixer!.add(first, frames: FrameCount(Int(take)), volume: slot.volume)
         } else if let scratch = wrapScratch {
-            // The stream's frames wrap around the end of its ring: gather them first.
-            let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[..<(take.value * slots.layout.bytesPerFrame)])
-            taken = ring.read(into: bytes)
-            mixer!.add(UnsafeRawBufferPointer(bytes), frames: taken, volume: slot.volume)
+            // The frames wrap around the end of the ring: gather them first.
+            scratch.baseAddress!.copyMemory(from: first.baseAddress!, byteCount: first.count)
+            (scratch.baseAddress! + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count)
+            mixer!.add(UnsafeRawBufferPointer(rebasing: scratch[..<(first.count + second.count)]), frames: FrameCount(Int(take)),
+                       volume: slot.volume)
         }
-        account(slot, state: state, taken: taken, frames: frames, at: now)
+        finishPeriod(slot, memory: memory, taken: take, frames: frames, at: now, rare: &rare)
     }
 
-    /// Position, and an underrun when an active stream was short (a draining one is done).
-    private func account(_ slot: StreamSlot, state: SlotState, taken: FrameCount, frames: FrameCount, at now: UInt64) {
-        slot.record(moved: taken.value, at: now)
-        guard taken < frames else { return }
-        if state == .draining {
-            slot.markDrained()
-        } else {
+    /// The ring's bytes for `frames` frames from `position`: one part, or two across the wrap.
+    /// Addresses come from the daemon's own position and a count already clamped to the ring.
+    @inline(__always)
+    private func ringParts(_ memory: SharedStreamMemory, from position: UInt64, frames: UInt64) -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
+        let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
+        let bytesPerFrame = memory.geometry.layout.bytesPerFrame
+        let offset = position % bufferFrames
+        let head = min(frames, bufferFrames - offset)
+        let first = UnsafeRawBufferPointer(start: memory.ringAddress(ofFrame: position), count: Int(head) * bytesPerFrame)
+        let second = UnsafeRawBufferPointer(start: memory.ringAddress(ofFrame: position &+ head), count: Int(frames - head) * bytesPerFrame)
+        return (first, second)
+    }
+
+    /// Publishes R, the clock, the state and the counters; counts an underrun, completes a
+    /// drain, and wakes the client when it waits and enough space is free.
+    private func finishPeriod(_ slot: StreamSlot, memory: SharedStreamMemory, taken: UInt64, frames: FrameCount, at now: UInt64,
+                              rare: inout Bool) {
+        if slot.violated { return }
+        let state = slot.stateValue.load(ordering: .acquiring)
+        if taken > 0 {
+            slot.periodPosition &+= taken
+            memory.publishDaemonPosition(slot.periodPosition)
+            slot.record(moved: Int(taken), at: now)
+        }
+        if state == .draining, let target = slot.periodDrainTarget, slot.periodPosition == target {
+            if slot.markDrained() { rare = true }
+        } else if state == .active, taken < UInt64(frames.value) {
             let count = slot.underrunCount.add(1, ordering: .relaxed).newValue
+            memory.publishUnderruns(UInt64(count))
             events.report(.clientUnderrun, value: Int64(slot.index), position: Int64(count))
         }
+        slot.publish(slot.stateValue.load(ordering: .acquiring).shared, in: memory)
+        memory.publishClock(SharedStreamClock(framesPlayed: slot.periodPosition, monotonicNanoseconds: now, deviceDelay: deviceBuffer),
+                            sequence: &slot.periodClockSequence)
+        // pa_fdsem's rule: only a client that says it waits is woken, and only once the space
+        // it asked for is free. The free space comes from the W validated this period (not a
+        // second load); the threshold is clamped to the ring, so any value a client writes
+        // costs at most this one write per period.
+        guard memory.loadWaiting() else { return }
+        let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
+        let free = bufferFrames - (slot.periodFilled - taken)
+        if free >= memory.loadWakeThreshold() || state == .drained { slot.wakeClient() }
     }
 
     /// Copies interleaved frames into a non-interleaved region, channel by channel.

@@ -1,10 +1,13 @@
 // The fixed set of client stream slots of one device direction, and their memory. Every slot
-// is a substream of a virtual "clients" PCM in PCMBufferCore whose buffers are preallocated at
-// startup, so opening a stream reuses memory that already exists and closing one keeps it for
-// the next: the audio thread only ever sees rings that were built before it looks at them.
+// is a substream of a virtual "clients" PCM in PCMBufferCore of type sealedShared: each open
+// allocates a fresh sealed memfd (charged to the virtual card, under its limit) that the client
+// maps, and each close detaches the audio thread, then punches the memory out, so pages one
+// client saw never reach another. The audio thread only ever sees memory that was laid out and
+// locked before the slot's state let it look.
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import PCMBufferCore
 import Synchronization
 
@@ -38,7 +41,7 @@ public final class SlotTable: Sendable {
     public let slots: [StreamSlot]
     /// The frame layout of every ring (the device's).
     public let layout: FrameLayout
-    /// Largest ring, in frames, a slot's preallocation holds.
+    /// Largest ring, in frames, a stream may have.
     public let maximumFrames: Int
     public let direction: StreamDirection
     private let allocator: SubstreamAllocator
@@ -47,13 +50,21 @@ public final class SlotTable: Sendable {
     /// Set by the audio thread around each period's processing, so a closing owner knows
     /// whether it may be looking at a ring.
     let insidePeriod = Atomic<Bool>(false)
-    /// Rung by the audio thread after every period in which a stream was attached. The socket
-    /// server grants credits and moves capture audio when it rings, so its pace is the device's
-    /// own: a timer of its own drifted against the device and granted credits up to a period late.
+    /// Rung by the audio thread for the rare events the socket server must act on: a drain
+    /// completed, a client wrote an impossible position. Never once per period: the socket
+    /// server has nothing to do while streams simply play.
     public let progress: Wakeup
+    /// The period and buffer the device negotiated, in frames (0 until it first opened),
+    /// stored by the audio thread in `deviceOpened`: what `streamOpened` reports, rather than
+    /// the configured sizes, which `set_period_size_near` may not have granted.
+    let negotiatedPeriodFrames = Atomic<Int>(0)
+    let negotiatedBufferFrames = Atomic<Int>(0)
+    /// How many streams' memory the kernel refused to lock (`mlock`), for the log.
+    let lockRefusals = Atomic<Int>(0)
 
-    /// Registers `count` substreams on `card` (a virtual card for clients) and preallocates
-    /// `maximumFrames` frames of `layout` for each.
+    /// Registers `count` substreams on `card` (a virtual card for clients) as
+    /// ``BufferType/sealedShared``: nothing is preallocated, every open allocates a fresh,
+    /// sealed memfd charged to the card's limit, and every close punches it out.
     public init(allocator: SubstreamAllocator, card: Int, direction: StreamDirection, count: Int,
                 layout: FrameLayout, maximumFrames: Int) throws(SlotError) {
         self.allocator = allocator
@@ -66,12 +77,11 @@ public final class SlotTable: Sendable {
             if case .system(let call, let code) = error { throw .system(call: call, errno: code) }
             throw .memory("\(error)")
         }
-        let bytes = layout.bytes(for: FrameCount(maximumFrames))
         do {
             try allocator.addPCM(card: card, device: 0,
                                  playbackSubstreams: direction == .playback ? count : 0,
                                  captureSubstreams: direction == .capture ? count : 0)
-            _ = try allocator.preallocateForAll(card: card, device: 0, type: .virtuallyContiguous, size: bytes, max: bytes)
+            _ = try allocator.preallocateForAll(card: card, device: 0, type: .sealedShared, size: .zero, max: .zero)
             let ids = try allocator.substreams(card: card, device: 0)
             slots = ids.enumerated().map { StreamSlot(index: $0.offset, direction: direction, substream: $0.element) }
         } catch {
@@ -79,25 +89,57 @@ public final class SlotTable: Sendable {
         }
     }
 
-    /// Claims a free slot with a ring of `bufferFrames` frames in `periodFrames` periods.
-    public func claim(bufferFrames: Int, periodFrames: Int) throws(SlotError) -> StreamSlot {
-        guard bufferFrames > 0, periodFrames > 0, periodFrames <= bufferFrames else {
-            throw .invalidBuffer(frames: bufferFrames, period: periodFrames)
+    /// The device's period and buffer as negotiated, or `configured` before the device opened.
+    func deviceSizes(configuredPeriod: Int, configuredBuffer: Int) -> (period: Int, buffer: Int) {
+        let period = negotiatedPeriodFrames.load(ordering: .relaxed)
+        let buffer = negotiatedBufferFrames.load(ordering: .relaxed)
+        guard period > 0, buffer >= period else { return (configuredPeriod, configuredBuffer) }
+        return (period, buffer)
+    }
+
+    /// Claims a free slot with fresh shared memory for a ring of at least `ringFrames` frames
+    /// (rounded up to whole pages) and an eventfd to wake its client, and starts it in
+    /// `initialState`. The slot owns both until ``release(_:)``.
+    public func claim(ringFrames: Int, rate: Int, devicePeriodFrames: Int, deviceBufferFrames: Int,
+                      startThreshold: Int, initialState: SlotState) throws(SlotError) -> StreamSlot {
+        guard ringFrames > 0, devicePeriodFrames > 0 else { throw .invalidBuffer(frames: ringFrames, period: devicePeriodFrames) }
+        guard ringFrames <= maximumFrames else { throw .bufferTooLarge(frames: ringFrames, maximum: maximumFrames) }
+        // Whole pages: round up, unless that passes the maximum, then down (a ring asked at the
+        // maximum must not be refused for the rounding).
+        var frames = SharedStreamLayout.ringFrames(atLeast: FrameCount(ringFrames), layout: layout)
+        if frames.value > maximumFrames {
+            frames = FrameCount(frames.value - SharedStreamLayout.ringFrameQuantum(bytesPerFrame: layout.bytesPerFrame))
         }
-        guard bufferFrames <= maximumFrames else { throw .bufferTooLarge(frames: bufferFrames, maximum: maximumFrames) }
+        guard frames.value > 0 else { throw .bufferTooLarge(frames: ringFrames, maximum: maximumFrames) }
+        let geometry = SharedStreamGeometry(
+            direction: direction, layout: layout, rate: rate, bufferFrames: frames,
+            devicePeriodFrames: FrameCount(devicePeriodFrames), deviceBufferFrames: FrameCount(max(deviceBufferFrames, devicePeriodFrames)))
+        let regions: SharedStreamRegions
+        do throws(SharedStreamError) {
+            regions = try SharedStreamLayout.regions(for: geometry)
+        } catch {
+            throw .memory(error.description)
+        }
         return try claims.withLock { _ throws(SlotError) -> StreamSlot in
             guard let slot = slots.first(where: { $0.state == .free }) else { throw .noFreeSlot(limit: slots.count) }
+            let wake = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+            guard wake >= 0 else { throw .system(call: "eventfd", errno: errno) }
             do {
                 try allocator.open(substream: slot.substream)
-                _ = try allocator.allocate(substream: slot.substream, bytes: layout.bytes(for: FrameCount(bufferFrames)))
+                _ = try allocator.allocate(substream: slot.substream, bytes: ByteCount(regions.totalBytes))
                 guard let buffer = try allocator.runtimeBuffer(substream: slot.substream) else {
                     throw SlotError.memory("no runtime buffer after allocate")
                 }
-                let ring = try RingBuffer(buffer: buffer, layout: layout, bufferFrames: FrameCount(bufferFrames),
-                                          periodFrames: FrameCount(periodFrames), direction: direction)
-                slot.attach(ring)
+                let memory = try SharedStreamMemory(formatting: buffer, geometry: geometry)
+                // The audio thread reads and writes this memory every period: lock it so that
+                // it never faults there. Refused (RLIMIT_MEMLOCK, no CAP_IPC_LOCK): the stream
+                // still plays, the pages were populated at allocation and are merely
+                // swappable; the server logs the count.
+                if memory.lockResident() != nil { lockRefusals.add(1, ordering: .relaxed) }
+                slot.attach(memory, wakeDescriptor: wake, startThreshold: min(startThreshold, frames.value), initialState: initialState)
                 return slot
             } catch {
+                close(wake)
                 _ = try? allocator.release(substream: slot.substream)  // undo a half-made claim
                 _ = try? allocator.close(substream: slot.substream)
                 if let error = error as? SlotError { throw error }
@@ -107,13 +149,30 @@ public final class SlotTable: Sendable {
     }
 
     /// Returns a slot: waits (about a period at most) for the audio thread to let go of its
-    /// ring, then gives the memory back to the substream's preallocation.
-    public func release(_ slot: StreamSlot) {
-        _ = slot.detach { insidePeriod.load(ordering: .sequentiallyConsistent) }
-        claims.withLock { _ in
-            // The preallocated buffer is detached, never freed (snd_pcm_lib_free_pages).
-            _ = try? allocator.release(substream: slot.substream)
-            _ = try? allocator.close(substream: slot.substream)
+    /// memory, then closes the eventfd, unlocks the memory and gives it back to the allocator,
+    /// which punches it out (so a client that still maps it reads zeros) and credits the card.
+    ///
+    /// - Returns: why the allocator could not release or close the substream (a failed punch:
+    ///   the card is credited all the same), for the caller to log; nil when all went well.
+    @discardableResult
+    public func release(_ slot: StreamSlot) -> SlotError? {
+        let (memory, wake) = slot.detach { insidePeriod.load(ordering: .sequentiallyConsistent) }
+        // The punch (MADV_REMOVE) is refused on locked pages.
+        memory?.unlockResident()
+        if wake >= 0 { close(wake) }
+        return claims.withLock { _ -> SlotError? in
+            var failure: SlotError?
+            do throws(PCMMemoryError) {
+                try allocator.release(substream: slot.substream)
+            } catch {
+                failure = .memory("release: \(error)")
+            }
+            do throws(PCMMemoryError) {
+                try allocator.close(substream: slot.substream)
+            } catch {
+                failure = failure ?? .memory("close: \(error)")
+            }
+            return failure
         }
     }
 

@@ -1,7 +1,8 @@
-// A client stream's seat at a device: a lock-free ring of frames in the device's layout, plus
-// the controls the audio thread reads each period (state, volume) and the counters it writes
-// (position, underruns). The socket side fills (playback) or drains (capture) the ring and never
-// waits for the audio thread except, briefly, when a stream closes.
+// A client stream's seat at a device: its shared memory (header, control block and ring, mapped
+// in both processes), the controls the owner sets (state, volume), the counters listings read,
+// and the private bookkeeping only the audio thread touches: its own ring position, the clock's
+// sequence, the xrun counts and the drain target. The audio thread publishes those into the
+// header and never reads them back, so a client scribbling on its header fools only itself.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,9 +10,10 @@ import PCMBufferCore
 import PCMDSP
 import Synchronization
 
-/// Where a slot is in its life. Transitions: free → active (owner, after attaching a ring) →
-/// paused/active/draining (owner) → drained (audio thread, draining ring ran empty) →
-/// closing (owner) → detached (audio thread acknowledges) → free (owner, after releasing memory).
+/// Where a slot is in its life. Transitions: free → prefilling or active (owner, at attach) →
+/// (prefilling → active: audio thread, ring filled to the start threshold) → paused/active/
+/// draining/prefilling (owner) → drained (audio thread, the drain target was reached) → closing
+/// (owner) → detached (audio thread acknowledges) → free (owner, after releasing memory).
 public enum SlotState: UInt8, Sendable, AtomicRepresentable {
     /// Unused; the audio thread ignores it.
     case free = 0
@@ -19,29 +21,46 @@ public enum SlotState: UInt8, Sendable, AtomicRepresentable {
     case active = 1
     /// Held: the audio thread skips it without counting underruns.
     case paused = 2
-    /// The client is done writing: mix what is left, then go to `drained`.
+    /// The client is done writing: mix up to the client position seen at the drain, then go to
+    /// `drained`.
     case draining = 3
-    /// The ring ran empty while draining (set by the audio thread).
+    /// The drain target was reached (set by the audio thread).
     case drained = 4
-    /// The owner is closing it: the audio thread must stop touching the ring.
+    /// The owner is closing it: the audio thread must stop touching the memory.
     case closing = 5
-    /// The audio thread has let go of the ring (or was not streaming); memory may be freed.
+    /// The audio thread has let go of the memory (or was not streaming); it may be released.
     case detached = 6
+    /// Playback waits for the ring to hold the start threshold (or for `resume`).
+    case prefilling = 7
 }
 
 /// One client stream's seat at a device.
 public final class StreamSlot: @unchecked Sendable {
-    // Safety: `ring` is written only by the owner while the state is free, detached or closing
-    // with the audio thread outside its period (see `detach`), and read by the audio thread only
-    // after it loads an active/paused/draining state with acquiring ordering, which the owner
-    // stores with releasing ordering after writing `ring`.
-    nonisolated(unsafe) private(set) var ring: RingBuffer?
+    // Safety: `memory`, `wakeDescriptor` and `startThreshold` are written only by the owner
+    // while the state is free (attach) or after detach returned, and read by the audio thread
+    // only after it loads a streaming state with acquiring ordering, which the owner stores with
+    // releasing (or stronger) ordering after writing them. The `period*` fields below are
+    // touched only by the audio thread, except in `attach`, which runs while the audio thread
+    // ignores the slot (state free) and publishes them with the state store.
+    nonisolated(unsafe) private(set) var memory: SharedStreamMemory?
+    nonisolated(unsafe) private(set) var wakeDescriptor: Int32 = -1
+    nonisolated(unsafe) private(set) var startThreshold: UInt64 = 1
+    /// The audio thread's ring position: R (playback) or W (capture). Never read from memory.
+    nonisolated(unsafe) var periodPosition: UInt64 = 0
+    /// The clock's private write count (see `SharedStreamMemory.publishClock`).
+    nonisolated(unsafe) var periodClockSequence: UInt64 = 0
+    /// Frames the ring held this period, from the client position validated this period.
+    nonisolated(unsafe) var periodFilled: UInt64 = 0
+    /// The client position seen when the drain began, once the audio thread has seen it.
+    nonisolated(unsafe) var periodDrainTarget: UInt64?
+    /// The state last published in the header, so it is stored only when it changes.
+    nonisolated(unsafe) var periodPublishedState: SharedStreamState = .setup
 
     /// The slot's index in its table (and its substream's subdevice number).
     public let index: Int
     /// Playback slots are mixed into the device; capture slots receive copies of its input.
     public let direction: StreamDirection
-    /// The substream whose PCMBufferCore buffer backs the ring.
+    /// The substream whose PCMBufferCore buffer backs the memory.
     public let substream: SubstreamID
 
     let stateValue = Atomic<SlotState>(.free)
@@ -51,6 +70,9 @@ public final class StreamSlot: @unchecked Sendable {
     let lastPeriodTime = Atomic<UInt64>(0)
     let underrunCount = Atomic<Int>(0)
     let overrunCount = Atomic<Int>(0)
+    /// Set by the audio thread when the client wrote an impossible position; the slot is
+    /// silent from then on and the owner ends the stream.
+    let violationFlag = Atomic<Bool>(false)
 
     init(index: Int, direction: StreamDirection, substream: SubstreamID) {
         self.index = index
@@ -63,8 +85,8 @@ public final class StreamSlot: @unchecked Sendable {
     /// The current state.
     public var state: SlotState { stateValue.load(ordering: .acquiring) }
 
-    /// The ring the owner writes (playback) or reads (capture); nil when the slot is free.
-    public var attachedRing: RingBuffer? { ring }
+    /// The shared memory; nil when the slot is free.
+    public var attachedMemory: SharedStreamMemory? { memory }
 
     /// Volume and mute, applied by the mixer from the next period.
     public var volume: StreamVolume {
@@ -83,59 +105,112 @@ public final class StreamSlot: @unchecked Sendable {
     public var underruns: Int { underrunCount.load(ordering: .relaxed) }
     /// Periods a capture stream's ring had no room for (frames dropped for it alone).
     public var overruns: Int { overrunCount.load(ordering: .relaxed) }
+    /// Whether the audio thread caught the client writing an impossible position.
+    public var violated: Bool { violationFlag.load(ordering: .acquiring) }
 
-    /// Moves between the owner's states: active, paused and draining.
+    /// Moves between the owner's states: prefilling, active, paused and draining.
     public func setState(_ newState: SlotState) {
-        precondition([.active, .paused, .draining].contains(newState), "owner may only set active, paused or draining")
+        precondition([.prefilling, .active, .paused, .draining].contains(newState), "owner may only set prefilling, active, paused or draining")
         stateValue.store(newState, ordering: .releasing)
     }
 
-    func attach(_ newRing: RingBuffer) {
-        precondition(state == .free, "attaching a ring to a slot in use")
-        ring = newRing
+    /// Hands the slot its memory and wake eventfd and starts it in `initialState`, so that no
+    /// period sees it in a state it was never meant to have.
+    func attach(_ newMemory: SharedStreamMemory, wakeDescriptor: Int32, startThreshold: Int, initialState: SlotState) {
+        precondition(state == .free, "attaching memory to a slot in use")
+        memory = newMemory
+        self.wakeDescriptor = wakeDescriptor
+        self.startThreshold = UInt64(max(1, startThreshold))
+        periodPosition = 0
+        periodClockSequence = 0
+        periodDrainTarget = nil
+        periodPublishedState = .setup
         framesMoved.store(0, ordering: .relaxed)
         underrunCount.store(0, ordering: .relaxed)
         overrunCount.store(0, ordering: .relaxed)
+        violationFlag.store(false, ordering: .relaxed)
         volume = .unity
-        stateValue.store(.active, ordering: .sequentiallyConsistent)
+        stateValue.store(initialState, ordering: .sequentiallyConsistent)
     }
 
-    /// Takes the ring away from the audio thread: returns once the thread has acknowledged or
-    /// is provably outside its period (at most about one period).
-    func detach(isInsidePeriod: () -> Bool) -> RingBuffer? {
+    /// Takes the memory away from the audio thread: returns once the thread has acknowledged
+    /// or is provably outside its period (at most about one period). The caller then owns the
+    /// memory and the eventfd again and releases them.
+    func detach(isInsidePeriod: () -> Bool) -> (SharedStreamMemory?, Int32) {
         stateValue.store(.closing, ordering: .sequentiallyConsistent)
         while stateValue.load(ordering: .sequentiallyConsistent) == .closing && isInsidePeriod() {
             usleep(200)
         }
-        let released = ring
-        ring = nil
+        let released = (memory, wakeDescriptor)
+        memory = nil
+        wakeDescriptor = -1
         stateValue.store(.free, ordering: .sequentiallyConsistent)
         return released
     }
 
     // MARK: audio thread side
 
-    /// The ring, if the audio thread may touch it now; acknowledges a close.
-    @inline(__always) func ringForPeriod() -> (RingBuffer, SlotState)? {
-        let current = stateValue.load(ordering: .acquiring)
+    /// The memory and state, if the audio thread may touch the memory now; acknowledges a close.
+    /// A sequentially consistent load: with the owner's SC store of `closing` and the table's
+    /// SC `insidePeriod` flag it forms the store-buffering handshake `detach` relies on, which
+    /// acquire/release alone does not order on every architecture.
+    @inline(__always) func memoryForPeriod() -> (SharedStreamMemory, SlotState)? {
+        let current = stateValue.load(ordering: .sequentiallyConsistent)
         switch current {
-        case .active, .paused, .draining:
-            guard let ring else { return nil }
-            return (ring, current)
+        case .active, .paused, .draining, .prefilling, .drained:
+            guard let memory else { return nil }
+            return (memory, current)
         case .closing:
             _ = stateValue.compareExchange(expected: .closing, desired: .detached, ordering: .sequentiallyConsistent)
             return nil
-        case .free, .drained, .detached:
+        case .free, .detached:
             return nil
         }
     }
 
-    @inline(__always) func markDrained() {
-        _ = stateValue.compareExchange(expected: .draining, desired: .drained, ordering: .releasing)
+    /// Prefilling → active, unless the owner changed the state meanwhile.
+    @inline(__always) func markStarted() -> Bool {
+        stateValue.compareExchange(expected: .prefilling, desired: .active, ordering: .releasing).exchanged
+    }
+
+    @inline(__always) func markDrained() -> Bool {
+        stateValue.compareExchange(expected: .draining, desired: .drained, ordering: .releasing).exchanged
+    }
+
+    @inline(__always) func markViolation() {
+        violationFlag.store(true, ordering: .releasing)
     }
 
     @inline(__always) func record(moved frames: Int, at time: UInt64) {
         framesMoved.add(Int64(frames), ordering: .relaxed)
         lastPeriodTime.store(time, ordering: .relaxed)
+    }
+
+    /// Publishes the state into the header if it changed since the last period.
+    @inline(__always) func publish(_ state: SharedStreamState, in memory: SharedStreamMemory) {
+        guard state != periodPublishedState else { return }
+        periodPublishedState = state
+        memory.publishState(state)
+    }
+
+    /// Wakes the client through its eventfd: one non-blocking write, the only system call the
+    /// audio thread makes for a stream. A full counter (EAGAIN) means it is already awake.
+    @inline(__always) func wakeClient() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+    }
+}
+
+extension SlotState {
+    /// The state a client reads in the header.
+    var shared: SharedStreamState {
+        switch self {
+        case .prefilling: .prefilling
+        case .active: .running
+        case .paused: .paused
+        case .draining: .draining
+        case .drained: .drained
+        case .free, .closing, .detached: .stopped
+        }
     }
 }

@@ -38,6 +38,7 @@ public final class ClientService: Service, Sendable {
     ///   - maxStreams: The stream limit.
     ///   - maxClients: The connection limit (every user together).
     ///   - maxClientsPerUser: The connection limit per uid; nil for the default share.
+    ///   - maxStreamsPerClient: The stream limit per connection.
     ///   - allowedUsers: Users allowed besides the defaults (`allow-users`).
     ///   - allowedGroups: Groups allowed besides the defaults (`allow-groups`).
     /// - Returns: nil (after a warning) when no path was configured and the default one cannot
@@ -46,6 +47,7 @@ public final class ClientService: Service, Sendable {
     public static func makeServer(
         configuredPath: String?, inheritedFD: Int32? = nil, engine: ServerEngine, maxStreams: Int,
         maxClients: Int = ServerConfiguration.defaultMaxClients, maxClientsPerUser: Int? = nil,
+        maxStreamsPerClient: Int = ServerConfiguration.defaultMaxStreamsPerClient,
         allowedUsers: [UInt32] = [], allowedGroups: [UInt32] = [], logger: Logger
     ) throws(ServerError) -> SocketServer? {
         let system = getuid() == 0 || configuredPath == SocketLocation.systemPath
@@ -57,6 +59,7 @@ public final class ClientService: Service, Sendable {
         configuration.daemonName = "pcmd \(PCMDaemonVersion.string)"
         configuration.maxClients = maxClients
         configuration.maxClientsPerUser = maxClientsPerUser
+        configuration.maxStreamsPerClient = maxStreamsPerClient
         if let inheritedFD {
             let listener = try ClientListener.adopt(fd: inheritedFD, path: configuredPath)
             return try SocketServer(listener: listener, engine: engine, configuration: configuration, logger: logger)

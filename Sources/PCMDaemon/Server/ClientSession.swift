@@ -2,11 +2,29 @@
 // bounded send queue and its streams. Everything here runs on the server thread; reads and
 // writes are non-blocking, so a client that stops reading or sends garbage costs the daemon
 // only its own (bounded) buffers and never holds up anyone else.
+//
+// Since protocol version 2 some replies carry descriptors (a stream's memfd and eventfd). They
+// wait in an attachment queue next to the bytes: each entry remembers where in the output its
+// message starts and owns duplicates of the descriptors, so a send that would block (EAGAIN),
+// or a stream closed before its reply went out, can never send a descriptor number that has
+// meanwhile been closed or reused. Descriptors go with the first byte of their message, and a
+// send never spans the start of a message that has attachments.
 
 #if canImport(Glibc)
 import Glibc
 #endif
 import PCMProtocol
+
+/// Descriptors to send with the first byte of a queued message. Owns duplicates, closed
+/// once sent or when the session goes away.
+private struct Attachment {
+    /// Where the message starts in the session's output.
+    var offset: Int
+    /// Duplicates (`F_DUPFD_CLOEXEC`) of the descriptors, in the order the protocol names them.
+    let descriptors: [Int32]
+
+    func close() { for fd in descriptors { _ = Glibc.close(fd) } }
+}
 
 /// A client connection. Confined to the server thread.
 final class ClientSession {
@@ -38,6 +56,8 @@ final class ClientSession {
     /// Bytes waiting to be sent, from `sent` on.
     private var output: [UInt8] = []
     private var sent = 0
+    /// Descriptors waiting to go out with their messages, in output order.
+    private var attachments: [Attachment] = []
     /// Monotonic time since which queued output has made no progress, if it is stuck.
     private var stalledSince: UInt64?
     /// When a closing session is given up on even if its last words were not all sent.
@@ -45,22 +65,23 @@ final class ClientSession {
 
     /// Above this much queued output the client is considered gone (it stopped reading).
     static let maximumQueuedBytes = 4 * 1024 * 1024
-    /// Capture audio is queued only while less than this is waiting, so control messages
-    /// (credits, clock) never sit behind a wall of audio.
-    static let audioQueueBytes = 2 * WireLimits.maxMessageBytes
 
     init(fd: Int32, peer: PeerCredentials, now: UInt64) {
         self.fd = fd
         self.peer = peer
         connectedAt = now
-        output.reserveCapacity(Self.audioQueueBytes)
+        output.reserveCapacity(2 * WireLimits.maxMessageBytes)
     }
 
-    deinit { close(fd) }
+    deinit {
+        for attachment in attachments { attachment.close() }
+        close(fd)
+    }
 
     var pendingBytes: Int { output.count - sent }
     var wantsToWrite: Bool { pendingBytes > 0 }
-    var hasAudioRoom: Bool { pendingBytes < Self.audioQueueBytes }
+    /// Descriptors queued but not yet sent.
+    var pendingDescriptors: Int { attachments.reduce(0) { $0 + $1.descriptors.count } }
 
     func becomeReady() { phase = .ready }
 
@@ -92,15 +113,33 @@ final class ClientSession {
         }
     }
 
-    /// Queues captured audio for a stream, split into messages of at most the payload limit.
-    func enqueueAudio(_ samples: UnsafeRawBufferPointer, stream: StreamID, frameBytes: Int) {
-        let perMessage = (WireLimits.maxPayloadBytes / frameBytes) * frameBytes
-        var offset = 0
-        while offset < samples.count {
-            let end = min(samples.count, offset + perMessage)
-            try? Envelope.appendAudioData(stream: stream, samples: UnsafeRawBufferPointer(rebasing: samples[offset..<end]), to: &output)
-            offset = end
+    /// Queues a message that carries descriptors. They are duplicated here, so the caller keeps
+    /// (and may close) its own. If a duplicate cannot be made or the message cannot be encoded,
+    /// the client gets an `internalError` reply with the same tag instead, and nothing is sent
+    /// without its descriptors.
+    func enqueue(_ envelope: Envelope, attaching descriptors: [Int32]) {
+        var duplicates: [Int32] = []
+        for fd in descriptors {
+            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else {
+                let code = errno
+                Attachment(offset: 0, descriptors: duplicates).close()
+                enqueue(Envelope(.error(ErrorReply(code: .internalError, text: "descriptor could not be duplicated: \(String(cString: strerror(code)))")),
+                                 stream: envelope.stream, tag: envelope.tag))
+                return
+            }
+            duplicates.append(copy)
         }
+        let start = output.count
+        do throws(ProtocolError) {
+            try envelope.encode(appendingTo: &output)
+        } catch {
+            Attachment(offset: 0, descriptors: duplicates).close()
+            enqueue(Envelope(.error(ErrorReply(code: .internalError, text: "reply could not be encoded: \(error)")),
+                             stream: envelope.stream, tag: envelope.tag))
+            return
+        }
+        attachments.append(Attachment(offset: start, descriptors: duplicates))
     }
 
     /// What one read did.
@@ -137,33 +176,49 @@ final class ClientSession {
         return .progress
     }
 
-    /// Sends as much queued output as the socket takes. Returns false if the connection failed.
+    /// Sends as much queued output as the socket takes, each message's descriptors with its
+    /// first byte. Returns false if the connection failed.
     func flush(now: UInt64) -> Bool {
         while sent < output.count {
-            let count = output.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            // Send up to the next message with descriptors (or from it, with them, up to the one
+            // after), so that descriptors always travel with their own message's first byte.
+            let carrying = attachments.first.map { $0.offset == sent } ?? false
+            let nextIndex = carrying ? 1 : 0
+            let end = attachments.count > nextIndex ? attachments[nextIndex].offset : output.count
+            let outcome: Result<Int, DescriptorPassingError> = output.withUnsafeBytes { raw in
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[sent..<end])
+                return Result { () throws(DescriptorPassingError) in
+                    try DescriptorPassing.send(on: fd, bytes: bytes, descriptors: carrying ? attachments[0].descriptors : [])
+                }
             }
-            if count > 0 {
+            switch outcome {
+            case .success(let count):
+                if carrying, count > 0 { attachments.removeFirst().close() }  // the kernel holds its own copies now
                 sent += count
                 stalledSince = nil
-                continue
-            }
-            if count < 0, errno == EINTR { continue }
-            if count < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+            case .failure(.wouldBlock):
                 if stalledSince == nil { stalledSince = now }
-                break
+                compactOutput()
+                return true
+            case .failure(.systemCall(_, let code)) where code == EINTR:
+                continue
+            case .failure:
+                return false
             }
-            return false
         }
-        if sent == output.count {
-            output.removeAll(keepingCapacity: true)
-            sent = 0
-            stalledSince = nil
-        } else if sent > 256 * 1024 {
-            output.removeSubrange(0..<sent)
-            sent = 0
-        }
+        output.removeAll(keepingCapacity: true)
+        sent = 0
+        stalledSince = nil
         return true
+    }
+
+    /// Drops bytes already sent from the front of the output, keeping the attachments' offsets
+    /// true. Called when much has been sent but the socket is still backed up.
+    func compactOutput() {
+        guard sent > 256 * 1024 else { return }
+        output.removeSubrange(0..<sent)
+        for index in attachments.indices { attachments[index].offset -= sent }
+        sent = 0
     }
 
     /// Whether the client has stopped reading: output stuck for longer than `timeout`, or more

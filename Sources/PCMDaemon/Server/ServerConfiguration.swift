@@ -10,6 +10,10 @@ public struct ServerConfiguration: Sendable {
     public var policy: AccessPolicy
     /// Most client streams at once (all clients together); more is `tooManyStreams` to that client.
     public var maxStreams: Int
+    /// Most streams one connection may hold at once; more is `tooManyClientStreams`. Each
+    /// stream costs a slot, shared memory charged to the clients' card and an eventfd, so
+    /// without a share per connection one client could take every slot.
+    public var maxStreamsPerClient = ServerConfiguration.defaultMaxStreamsPerClient
     /// Most connected clients at once (`max-clients`); more are refused with `tooManyClients`.
     public var maxClients = ServerConfiguration.defaultMaxClients
     /// Most connections one uid may hold at once (`max-clients-per-user`); nil means
@@ -21,9 +25,9 @@ public struct ServerConfiguration: Sendable {
     /// place that a real client may need.
     public var helloTimeoutSeconds: Double = 5
     /// The buffer a client gets when it asks for latency 0, in microseconds: 200 ms. A client that
-    /// does not say what it needs is a player, for which a glitch costs far more than latency; with
-    /// the grant at half the buffer it wakes about ten times a second and always has 100 ms queued
-    /// when it does. 100 ms (pw-cat's choice) still underran a few times a minute in the emulated
+    /// does not say what it needs is a player, for which a glitch costs far more than latency; woken
+    /// when half its ring is free (pcmplay's threshold) it wakes about ten times a second and always
+    /// has 100 ms queued when it does. 100 ms (pw-cat's choice) still underran a few times a minute in the emulated
     /// VM tier, where a player was seen to stall for up to 200 ms. A client that needs less asks.
     public var defaultLatencyMicroseconds: UInt32 = 200_000
     /// How long a client may leave its queued messages unread before it is disconnected.
@@ -35,6 +39,9 @@ public struct ServerConfiguration: Sendable {
         self.policy = policy
         self.maxStreams = maxStreams
     }
+
+    /// The built-in per-connection stream limit: a player, a recorder and headroom.
+    public static let defaultMaxStreamsPerClient = 8
 
     /// The built-in connection limit.
     public static let defaultMaxClients = 128

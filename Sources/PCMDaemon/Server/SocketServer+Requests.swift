@@ -1,8 +1,11 @@
 // What the server does with each message a client sends: the protocol's rules on order (hello
 // first, once), on direction (daemon-only types are refused), on ownership (a client drives only
 // its own streams) and on every request's answer. Protocol violations that leave the byte stream
-// intact get an error reply; violations of the stream's contract (credits, alignment, framing)
-// disconnect the client. Other clients never notice either.
+// intact get an error reply; violations of the stream's contract (framing; in the shared memory,
+// an impossible position) disconnect the client. Other clients never notice either.
+//
+// Version 2: `openStream` claims a slot with fresh shared memory and answers `streamOpened`
+// with the stream's memfd and eventfd attached; no audio ever arrives on the socket.
 
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +14,7 @@ import Logging
 import PCMBufferCore
 import PCMDSP
 import PCMProtocol
+import Synchronization
 
 extension SocketServer {
     /// Handles one framed message. `payload` is valid only during the call.
@@ -23,25 +27,6 @@ extension SocketServer {
         }
         guard header.type.sender != .daemon else {
             fail(session, ErrorReply(code: .unexpectedMessage, text: "\(header.type) is sent by the daemon, not by clients"), now: now)
-            return
-        }
-        // Audio is the hot path: handled straight from the receive buffer, never copied whole.
-        if header.type == .audioData {
-            guard session.phase == .ready, let stream = session.streams[header.stream] else {
-                fail(session, ErrorReply(code: .noSuchStream, text: "audio for stream \(header.stream.rawValue), which is not yours"), now: now)
-                return
-            }
-            if let code = stream.receive(payload) {
-                switch code {
-                case .unexpectedMessage:
-                    session.enqueue(Envelope(.error(ErrorReply(code: code, text: "stream \(stream.id.rawValue) takes no audio now (\(stream.state))")),
-                                             stream: .connection))
-                case .misalignedData where payload.isEmpty:
-                    fail(session, ErrorReply(code: code, text: "stream \(stream.id.rawValue): audioData must carry at least one frame"), now: now)
-                default:
-                    fail(session, ErrorReply(code: code, text: "stream \(stream.id.rawValue): \(code.name)"), now: now)
-                }
-            }
             return
         }
         let envelope: Envelope
@@ -76,26 +61,26 @@ extension SocketServer {
             fail(session, ErrorReply(code: .unexpectedMessage, text: "hello was already sent"), now: now)
         case .openStream(let request):
             do throws(StreamOpenFailure) {
-                let stream = try openStream(request)
-                session.streams[stream.id] = stream
-                reply(.streamOpened(StreamOpened(
-                    direction: stream.mode, buffer: stream.buffer, device: ServerEngine.deviceID,
-                    deviceFormat: engine.streamFormat,
-                    deviceBuffer: BufferGeometry(bufferFrames: engine.bufferFrames, periodFrames: min(engine.periodFrames, engine.bufferFrames))
-                )), stream.id)
-                if let playback = stream.playback {
-                    let grant = playback.takeGrant()
-                    session.enqueue(Envelope(.credits(Credits(frames: UInt32(clamping: grant))), stream: stream.id))
+                let (stream, opened) = try openStream(request, for: session)
+                guard let memory = stream.slot.attachedMemory, let memfd = memory.fileDescriptor else {
+                    stream.release()
+                    refuse(.internalError, "stream memory has no descriptor")
+                    return
                 }
+                session.streams[stream.id] = stream
+                session.enqueue(Envelope(.streamOpened(opened), stream: stream.id, tag: header.tag),
+                                attaching: [memfd, stream.slot.wakeDescriptor])
                 logger.info("stream opened", metadata: [
                     "stream.id": "\(stream.id.rawValue)", "stream.mode": "\(stream.mode)", "stream.format": "\(stream.format)",
-                    "stream.buffer": "\(stream.buffer.bufferFrames)", "stream.name": "\(stream.name)", "client.name": "\(session.clientName)",
+                    "stream.ring": "\(stream.ringFrames)", "stream.name": "\(stream.name)", "client.name": "\(session.clientName)",
                 ])
             } catch {
                 switch error {
                 case .noSuchDevice(let device):
                     refuse(.noSuchDevice, "no device \(device.rawValue): this daemon drives device \(ServerEngine.deviceID.rawValue) (0 means the default)")
                 case .tooManyStreams(let limit): refuse(.tooManyStreams, "all \(limit) streams are in use")
+                case .tooManyClientStreams(let limit):
+                    refuse(.tooManyClientStreams, "this connection already has \(limit) streams, its limit (max-streams-per-client)")
                 case .unsupportedFormat(let text): refuse(.unsupportedFormat, text)
                 case .resources(let text): refuse(.internalError, text)
                 }
@@ -107,7 +92,9 @@ extension SocketServer {
             }
             switch envelope.message {
             case .closeStream:
-                stream.release()
+                if let failure = stream.release() {
+                    logger.warning("stream memory not released cleanly", metadata: ["stream.id": "\(stream.id.rawValue)", "error": "\(failure)"])
+                }
                 session.streams[header.stream] = nil
                 reply(.ok, header.stream)
             case .pause:
@@ -118,7 +105,7 @@ extension SocketServer {
                 reply(.ok, header.stream)
             default:
                 if !stream.drain(tag: header.tag) {
-                    refuse(.unexpectedMessage, stream.playback == nil ? "only playback streams drain" : "a drain is already pending")
+                    refuse(.unexpectedMessage, stream.mode != .playback ? "only playback streams drain" : "a drain is already pending")
                 }
             }
         case .setStreamVolume(let volume):
@@ -146,9 +133,9 @@ extension SocketServer {
             reply(.deviceList([deviceInfo]), .connection)
         case .listStreams:
             reply(.streamList(streamInfos), .connection)
-        case .welcome, .ok, .error, .streamOpened, .drained, .credits, .position, .xrun,
-             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .audioData:
-            return  // refused above by sender; audio handled above
+        case .welcome, .ok, .error, .streamOpened, .drained,
+             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList:
+            return  // refused above by sender
         }
     }
 
@@ -158,50 +145,69 @@ extension SocketServer {
         return nil
     }
 
-    /// The smallest client buffer, in device periods.
-    static var minimumClientPeriods: Int { 3 }
+    /// The smallest ring, in device periods: the client is woken as space frees up, so two
+    /// periods would leave it one period to answer; the third is the scheduling margin.
+    static var minimumRingPeriods: Int { 3 }
 
-    /// Claims slots and builds the conversion for a new stream.
-    func openStream(_ request: OpenStream) throws(StreamOpenFailure) -> ServerStream {
+    /// Claims a slot with fresh shared memory for a new stream and describes it for the reply.
+    func openStream(_ request: OpenStream, for session: ClientSession) throws(StreamOpenFailure) -> (ServerStream, StreamOpened) {
         // §4: 0 is the default device; any other number must name a device the daemon has.
         guard request.device == .defaultDevice || request.device == ServerEngine.deviceID else { throw .noSuchDevice(request.device) }
         guard totalStreams < configuration.maxStreams else { throw .tooManyStreams(limit: configuration.maxStreams) }
-        let mode = request.direction
-        if mode.plays, engine.playback == nil { throw .unsupportedFormat("the daemon does not play (it runs in capture mode)") }
-        if mode.records, engine.capture == nil { throw .unsupportedFormat("the daemon does not record (it runs in playback mode)") }
-        let client = FrameLayout(format: request.format.sampleFormat, channels: request.format.channels)
-        let ratio = RateRatio(clientRate: request.format.rate, deviceRate: engine.rate)
-        let clientPeriod = max(1, ratio.clientFrames(fromDevice: engine.periodFrames))
-        let latency = request.latencyMicroseconds == 0 ? configuration.defaultLatencyMicroseconds : request.latencyMicroseconds
-        var bufferFrames = (Int(latency) * request.format.rate + 999_999) / 1_000_000
-        // Never under three device periods: credits come once per period, so a client then always
-        // has two periods of audio queued while it is told to send the next one. With two, one late
-        // wakeup of the client (a busy machine, an emulated one) was an underrun.
-        bufferFrames = max(Self.minimumClientPeriods * clientPeriod, (bufferFrames + clientPeriod - 1) / clientPeriod * clientPeriod)
-        // Leave room in the slot for the converter's output block and one device period.
-        let maximumFrames = min(engine.playback?.slots.maximumFrames ?? .max, engine.capture?.slots.maximumFrames ?? .max)
-        let usable = max(maximumFrames - 1100 - 2 * engine.periodFrames, engine.periodFrames)
-        bufferFrames = max(clientPeriod, min(bufferFrames, Int(Double(usable) / ratio.deviceFramesPerClientFrame)))
-
-        var playback: PlaybackLeg?
-        if mode.plays, let processor = engine.playback {
-            playback = try PlaybackLeg(table: processor.slots, client: client, clientRate: request.format.rate, deviceRate: engine.rate,
-                                       deviceFormat: engine.layout, bufferFrames: bufferFrames, periodFrames: min(clientPeriod, bufferFrames),
-                                       devicePeriod: engine.periodFrames)
+        guard session.streams.count < configuration.maxStreamsPerClient else {
+            throw .tooManyClientStreams(limit: configuration.maxStreamsPerClient)
         }
-        var capture: CaptureLeg?
-        if mode.records, let processor = engine.capture {
-            do throws(StreamOpenFailure) {
-                capture = try CaptureLeg(table: processor.slots, client: client, clientRate: request.format.rate, deviceRate: engine.rate,
-                                         deviceFormat: engine.layout, bufferFrames: bufferFrames, devicePeriod: engine.periodFrames)
-            } catch {
-                playback?.release()
-                throw error
+        let mode = request.direction
+        // One ring per stream, one direction per ring: a duplex client opens one of each.
+        guard mode != .duplex else {
+            throw .unsupportedFormat("protocol version 2 has no duplex streams: open a playback and a capture stream")
+        }
+        let table: SlotTable
+        if mode == .playback {
+            guard let processor = engine.playback else { throw .unsupportedFormat("the daemon does not play (it runs in capture mode)") }
+            table = processor.slots
+        } else {
+            guard let processor = engine.capture else { throw .unsupportedFormat("the daemon does not record (it runs in playback mode)") }
+            table = processor.slots
+        }
+        let (period, deviceBuffer) = table.deviceSizes(configuredPeriod: engine.periodFrames, configuredBuffer: engine.bufferFrames)
+        let latency = request.latencyMicroseconds == 0 ? configuration.defaultLatencyMicroseconds : request.latencyMicroseconds
+        // The client's latency at the device's rate: the ring is in device frames.
+        let wanted = Int((UInt64(latency) * UInt64(engine.rate) + 999_999) / 1_000_000)
+        // At least three periods, and at least the device buffer plus a period: after every
+        // prepare the device takes a whole buffer at once.
+        let floor = max(Self.minimumRingPeriods * period, deviceBuffer + period)
+        let ringWanted = min(max(wanted, floor), table.maximumFrames)
+        let slot: StreamSlot
+        do throws(SlotError) {
+            slot = try table.claim(ringFrames: ringWanted, rate: engine.rate, devicePeriodFrames: period, deviceBufferFrames: deviceBuffer,
+                                   startThreshold: max(1, min(wanted, ringWanted)),
+                                   initialState: mode == .playback ? .prefilling : .active)
+        } catch {
+            switch error {
+            case .noFreeSlot(let limit): throw .tooManyStreams(limit: limit)
+            default: throw .resources(error.description)
             }
         }
+        if table.lockRefusals.load(ordering: .relaxed) == 1, !lockRefusalLogged {
+            lockRefusalLogged = true
+            logger.notice("stream memory could not be locked (mlock refused: RLIMIT_MEMLOCK or no CAP_IPC_LOCK); streams play, their pages may be swapped")
+        }
+        guard let memory = slot.attachedMemory else {
+            table.release(slot)
+            throw .resources("a claimed slot has no memory")
+        }
+        let ring = memory.geometry.bufferFrames.value
         let id = StreamID(nextStream)
         nextStream = nextStream == .max ? 1 : nextStream + 1
-        return ServerStream(id: id, request: request, playback: playback, capture: capture, deviceBufferFrames: engine.bufferFrames)
+        let stream = ServerStream(id: id, request: request, slot: slot, table: table, ringFrames: ring,
+                                  startThreshold: Int(slot.startThreshold), deviceBufferFrames: deviceBuffer, deviceRate: engine.rate)
+        let opened = StreamOpened(
+            direction: mode, ring: BufferGeometry(bufferFrames: ring, periodFrames: min(period, ring)), device: ServerEngine.deviceID,
+            deviceFormat: engine.streamFormat, startThresholdFrames: mode == .playback ? Int(slot.startThreshold) : ring,
+            deviceBuffer: BufferGeometry(bufferFrames: deviceBuffer, periodFrames: min(period, deviceBuffer)),
+            memoryBytes: UInt64(memory.regions.totalBytes))
+        return (stream, opened)
     }
 
     var deviceInfo: DeviceInfo {
@@ -233,4 +239,13 @@ extension SocketServer {
         }
         return infos.sorted { $0.id < $1.id }
     }
+}
+
+/// Why a stream could not be opened; each case becomes an error reply.
+enum StreamOpenFailure: Error {
+    case noSuchDevice(AudioDeviceID)
+    case tooManyStreams(limit: Int)
+    case tooManyClientStreams(limit: Int)
+    case unsupportedFormat(String)
+    case resources(String)
 }

@@ -1,9 +1,11 @@
 // The socket side of the daemon: one thread running a poll() loop over the listening socket and
 // every client (sndio's file.c shape). It accepts and vets connections, reads and answers
-// messages, and each time an audio thread finishes a period with streams attached (its slot
-// table's progress eventfd) pumps every stream: credits and clock out, capture audio out,
-// drains completed. It meets the audio threads only through the slot rings and atomics, so
-// nothing it does (or any client does to it) can block or disturb audio.
+// control messages, and sends each new stream its shared memory. It does nothing per period:
+// audio, the clock and xruns travel through the shared memory, and the audio threads ring their
+// slot table's progress eventfd only for the rare events the server must act on (a drain that
+// completed, a client that wrote an impossible position). It meets the audio threads only
+// through the slots' atomics, so nothing it does (or any client does to it) can block or disturb
+// audio.
 //
 // Places are limited (`max-clients` in all, a share per uid), so a connection must earn its
 // place: `hello` within a deadline, and no message left half-sent for as long. The deadlines are
@@ -33,6 +35,8 @@ public final class SocketServer: @unchecked Sendable {
     private let finishedFlag = Atomic<Bool>(false)
     var sessions: [Int32: ClientSession] = [:]
     var nextStream: UInt32 = 1
+    /// Whether the first refused `mlock` of stream memory was logged (once per run is enough).
+    var lockRefusalLogged = false
     /// No session's step deadline (hello, a half-sent message) falls before this monotonic
     /// time, so the sessions are scanned for expired ones only once it has passed. It may be
     /// early (a deadline that moved on), never late.
@@ -73,7 +77,7 @@ public final class SocketServer: @unchecked Sendable {
                                                     "clients.per_user": "\(configuration.clientsPerUser)"])
         var descriptors: [pollfd] = []
         var order: [Int32] = []
-        // The audio threads' progress signals: the tick's clock.
+        // The audio threads' signals for rare events (drained, violation).
         let progress = [engine.playback?.slots.progress.fd, engine.capture?.slots.progress.fd].compactMap { $0 }
         let fixed = 2 + progress.count
         while !stopRequested.load(ordering: .acquiring) {
@@ -96,11 +100,11 @@ public final class SocketServer: @unchecked Sendable {
                 _ = read(wakeup, &value, 8)  // resets the eventfd; the loop condition reads the flag
             }
             if descriptors[1].revents & Int16(POLLIN) != 0 { acceptClients() }
-            var tickDue = false
+            var eventsDue = false
             for index in 2..<fixed where descriptors[index].revents != 0 {
                 var value: UInt64 = 0
-                _ = read(descriptors[index].fd, &value, 8)  // resets the eventfd: one tick however many periods passed
-                tickDue = true
+                _ = read(descriptors[index].fd, &value, 8)  // resets the eventfd: one look however many events
+                eventsDue = true
             }
             let current = MonotonicClock.nanoseconds()
             for (index, fd) in order.enumerated() {
@@ -112,7 +116,7 @@ public final class SocketServer: @unchecked Sendable {
                 }
             }
             if current >= nextStepCheck { expireStepDeadlines(now: current) }
-            if tickDue { tick(now: current) }
+            if eventsDue { serviceStreamEvents(now: current) }
             flushAll(now: MonotonicClock.nanoseconds())
         }
         shutDown()
@@ -176,10 +180,20 @@ public final class SocketServer: @unchecked Sendable {
         close(fd)
     }
 
+    /// Releases every stream of a session (each waits for the audio thread to let go of its
+    /// memory, about a period at most), logging any stream whose memory was not reclaimed cleanly.
+    func releaseStreams(of session: ClientSession) {
+        for (id, stream) in session.streams {
+            if let failure = stream.release() {
+                logger.warning("stream memory not released cleanly", metadata: ["stream.id": "\(id.rawValue)", "error": "\(failure)"])
+            }
+        }
+        session.streams.removeAll()
+    }
+
     /// Ends a session now: its streams are released, nothing of it is kept.
     func drop(_ session: ClientSession, reason: String) {
-        for (_, stream) in session.streams { stream.release() }
-        session.streams.removeAll()
+        releaseStreams(of: session)
         sessions[session.fd] = nil
         logger.info("client disconnected", metadata: [
             "peer.pid": "\(session.peer.pid)", "client.name": "\(session.clientName)", "reason": "\(reason)",
@@ -191,8 +205,7 @@ public final class SocketServer: @unchecked Sendable {
         logger.info("client misbehaved; disconnecting", metadata: [
             "peer.pid": "\(session.peer.pid)", "client.name": "\(session.clientName)", "error": "\(reply)",
         ])
-        for (_, stream) in session.streams { stream.release() }
-        session.streams.removeAll()
+        releaseStreams(of: session)
         session.enqueue(Envelope(.error(reply)))
         session.beginClosing(now: now, reason: "disconnected after an error")
     }
@@ -245,8 +258,7 @@ public final class SocketServer: @unchecked Sendable {
             drop(session, reason: "closed by the client")
             return
         }
-        for (_, stream) in session.streams { stream.release() }
-        session.streams.removeAll()
+        releaseStreams(of: session)
         session.beginClosing(now: now, reason: "closed by the client")
     }
 
@@ -309,18 +321,22 @@ public final class SocketServer: @unchecked Sendable {
         }
     }
 
-    // MARK: - Periodic work
+    // MARK: - Rare stream events
 
-    private func tick(now: UInt64) {
-        for session in sessions.values where session.phase == .ready {
+    /// Answers completed drains and ends the clients that violated their shared memory.
+    private func serviceStreamEvents(now: UInt64) {
+        for session in Array(sessions.values) where session.phase == .ready {
             for (id, stream) in session.streams {
-                let frameBytes = stream.format.bytesPerFrame
-                let drained = stream.tick(
-                    send: { session.enqueue(Envelope($0, stream: id)) },
-                    audioRoom: { session.hasAudioRoom },
-                    sendAudio: { session.enqueueAudio($0, stream: id, frameBytes: frameBytes) }
-                )
-                if let tag = drained { session.enqueue(Envelope(.drained, stream: id, tag: tag)) }
+                switch stream.takeEvent() {
+                case .drained(let tag)?:
+                    session.enqueue(Envelope(.drained, stream: id, tag: tag))
+                case .violation?:
+                    fail(session, ErrorReply(code: .sharedMemoryViolation,
+                                             text: "stream \(id.rawValue): your position in the shared ring is impossible"), now: now)
+                case nil:
+                    continue
+                }
+                if session.phase == .closing { break }
             }
         }
     }
