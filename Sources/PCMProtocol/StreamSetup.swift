@@ -99,7 +99,7 @@ extension OpenStream: WirePayload {
 public struct BufferGeometry: Hashable, Sendable, CustomStringConvertible {
     /// Frames the buffer holds.
     public var bufferFrames: Int
-    /// Frames moved per period (the granularity of credits and clock reports).
+    /// Frames moved per period (the granularity of the device's wakeups and the clock).
     public var periodFrames: Int
 
     public init(bufferFrames: Int, periodFrames: Int) {

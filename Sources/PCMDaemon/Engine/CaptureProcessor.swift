@@ -47,17 +47,9 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
         var rare = false
         for slot in slots.slots {
             guard let (memory, state) = slot.memoryForPeriod(), !slot.violated else { continue }
-            let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
-            let read = memory.loadClientPosition()
-            let free: UInt64
-            switch SharedRingValidation.writable(clientConsumed: read, daemonProduced: slot.periodPosition, bufferFrames: bufferFrames) {
-            case .violation:
-                slot.markViolation()
-                slot.publish(.stopped, in: memory)
+            guard let free = slot.clientSpan(in: memory) else {
                 rare = true
                 continue
-            case .frames(let count):
-                free = count
             }
             var written: UInt64 = 0
             if state == .active {
@@ -78,7 +70,7 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
                                 sequence: &slot.periodClockSequence)
             // Wake a waiting reader once the frames it asked for are there (pa_fdsem's rule).
             guard memory.loadWaiting() else { continue }
-            let filled = bufferFrames - free + written
+            let filled = UInt64(memory.geometry.bufferFrames.value) - free + written
             if filled >= memory.loadWakeThreshold() { slot.wakeClient() }
         }
         if rare { slots.progress.signal() }

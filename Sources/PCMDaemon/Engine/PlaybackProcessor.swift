@@ -115,17 +115,9 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
     private func plan(_ slot: StreamSlot, memory: SharedStreamMemory, state: SlotState, frames: UInt64, rare: inout Bool) -> UInt64 {
         slot.periodFilled = 0
         guard !slot.violated else { return 0 }
-        let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
-        let written = memory.loadClientPosition()
-        let filled: UInt64
-        switch SharedRingValidation.readable(clientProduced: written, daemonConsumed: slot.periodPosition, bufferFrames: bufferFrames) {
-        case .violation:
-            slot.markViolation()
-            slot.publish(.stopped, in: memory)
+        guard let filled = slot.clientSpan(in: memory) else {
             rare = true
             return 0
-        case .frames(let count):
-            filled = count
         }
         slot.periodFilled = filled
         var current = state
@@ -137,7 +129,7 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         case .draining:
             // The drain ends at the W seen when the period first met the drain; frames the
             // client writes after it are for the next run.
-            if slot.periodDrainTarget == nil { slot.periodDrainTarget = written }
+            if slot.periodDrainTarget == nil { slot.periodDrainTarget = slot.periodPosition &+ filled }  // the client's W
             let target = slot.periodDrainTarget!
             return min(filled, target &- slot.periodPosition, frames)
         default:

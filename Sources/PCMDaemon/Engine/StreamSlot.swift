@@ -186,6 +186,26 @@ public final class StreamSlot: @unchecked Sendable {
         lastPeriodTime.store(time, ordering: .relaxed)
     }
 
+    /// The client's side of the ring this period, from its position loaded once: frames written
+    /// and not yet played (playback) or room left to write into (capture). A position that claims
+    /// more than the ring holds is a violation: the slot is flagged for the server, the header
+    /// says stopped, and nil comes back, so no client value ever reaches an address.
+    @inline(__always) func clientSpan(in memory: SharedStreamMemory) -> UInt64? {
+        let bufferFrames = UInt64(memory.geometry.bufferFrames.value)
+        let client = memory.loadClientPosition()
+        let span = direction == .playback
+            ? SharedRingValidation.readable(clientProduced: client, daemonConsumed: periodPosition, bufferFrames: bufferFrames)
+            : SharedRingValidation.writable(clientConsumed: client, daemonProduced: periodPosition, bufferFrames: bufferFrames)
+        switch span {
+        case .violation:
+            markViolation()
+            publish(.stopped, in: memory)
+            return nil
+        case .frames(let count):
+            return count
+        }
+    }
+
     /// Publishes the state into the header if it changed since the last period.
     @inline(__always) func publish(_ state: SharedStreamState, in memory: SharedStreamMemory) {
         guard state != periodPublishedState else { return }
