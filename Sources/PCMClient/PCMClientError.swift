@@ -35,6 +35,16 @@ public enum PCMClientError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A wait took longer than allowed.
     case timedOut
 
+    /// Whether the error says the connection or the stream is over (closed by either side, or the
+    /// daemon gone), as opposed to a refused request or a bad argument: the cue to reconnect.
+    public var endsConnection: Bool {
+        switch self {
+        case .disconnected, .streamClosed: true
+        case .system(call: _, errno: let code): code == .brokenPipe || code == .connectionReset
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .noDaemon(let tried):

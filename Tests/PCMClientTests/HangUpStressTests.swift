@@ -15,20 +15,10 @@ import PCMBufferCore
 import PCMClient
 import PCMProtocol
 import Synchronization
-import SystemPackage
 import Testing
 
 @Suite(.timeLimit(.minutes(3)))
 struct HangUpStressTests {
-    /// The errors a call may end with once the connection is over, and nothing else.
-    static func isEndOfConnection(_ error: PCMClientError) -> Bool {
-        switch error {
-        case .disconnected, .streamClosed: true
-        case .system(call: _, errno: let code): code == .brokenPipe || code == .connectionReset
-        default: false
-        }
-    }
-
     /// A daemon that answers like the standard script but numbers streams 1, 2, ..., consumes
     /// the rings every millisecond, and shuts its end down once it has consumed `hangUpAfter`
     /// chunks' worth of frames (a chunk is 40 frames; the rings hold 1024, so a writer both
@@ -83,7 +73,7 @@ struct HangUpStressTests {
                             do throws(PCMClientError) {
                                 try await stream.write(chunk)
                             } catch {
-                                return Self.isEndOfConnection(error) ? [] : ["write ended with \(error)"]
+                                return error.endsConnection ? [] : ["write ended with \(error)"]
                             }
                         }
                         return ["write never saw the hang-up"]
@@ -95,7 +85,7 @@ struct HangUpStressTests {
                         do throws(PCMClientError) {
                             try await first.setVolume(Volume(level: Float(step % 10) / 10))
                         } catch {
-                            if !Self.isEndOfConnection(error) { seen.append("setVolume ended with \(error)") }
+                            if !error.endsConnection { seen.append("setVolume ended with \(error)") }
                             break
                         }
                     }
@@ -105,7 +95,7 @@ struct HangUpStressTests {
                     do throws(PCMClientError) {
                         try await second.close()
                     } catch {
-                        if !Self.isEndOfConnection(error) { return ["close ended with \(error)"] }
+                        if !error.endsConnection { return ["close ended with \(error)"] }
                     }
                     return []
                 }

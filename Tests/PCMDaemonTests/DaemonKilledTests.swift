@@ -8,19 +8,10 @@ import Foundation
 import PCMBufferCore
 import PCMClient
 import PCMProtocol
-import SystemPackage
 import Testing
 
 @Suite("the daemon killed under its clients", .serialized, .timeLimit(.minutes(3)))
 struct DaemonKilledTests {
-    static func isEndOfConnection(_ error: PCMClientError) -> Bool {
-        switch error {
-        case .disconnected, .streamClosed: true
-        case .system(call: _, errno: let code): code == .brokenPipe || code == .connectionReset
-        default: false
-        }
-    }
-
     @Test("SIGKILL of pcmd mid-stream, 100 rounds: the application lives and every call ends in a typed error")
     func killedMidStream() async throws {
         let format = PCMProtocol.StreamFormat(.s16, rate: 48_000, channels: 2)
@@ -40,7 +31,7 @@ struct DaemonKilledTests {
                             do throws(PCMClientError) {
                                 try await stream.write(chunk)
                             } catch {
-                                return Self.isEndOfConnection(error) ? [] : ["write ended with \(error)"]
+                                return error.endsConnection ? [] : ["write ended with \(error)"]
                             }
                         }
                     }
@@ -52,7 +43,7 @@ struct DaemonKilledTests {
                         do throws(PCMClientError) {
                             try await first.setVolume(Volume(level: Float(step % 10) / 10))
                         } catch {
-                            return Self.isEndOfConnection(error) ? [] : ["setVolume ended with \(error)"]
+                            return error.endsConnection ? [] : ["setVolume ended with \(error)"]
                         }
                     }
                 }
@@ -61,7 +52,7 @@ struct DaemonKilledTests {
                     do throws(PCMClientError) {
                         try await second.close()
                     } catch {
-                        if !Self.isEndOfConnection(error) { return ["close ended with \(error)"] }
+                        if !error.endsConnection { return ["close ended with \(error)"] }
                     }
                     return []
                 }
