@@ -148,6 +148,7 @@ let package = Package(
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         // PCMBufferCore: the descriptor-passing tests send shared stream memory.
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
+        .testTarget(name: "PCMALSAPluginTests", dependencies: ["PCMALSAPlugin", "ALSA"], swiftSettings: strictSettings),
         .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",
