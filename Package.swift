@@ -22,6 +22,9 @@ let package = Package(
         .library(name: "PCMBufferCore", targets: ["PCMBufferCore"]),
         .library(name: "PCMClient", targets: ["PCMClient"]),
         .library(name: "PCMClientCore", targets: ["PCMClientCore"]),
+        // The ALSA plugin: `aplay -D pcmd` (docs/pcmd-alsa.7). alsa-lib loads
+        // libasound_module_pcm_pcmd.so from its plugin directory.
+        .library(name: "asound_module_pcm_pcmd", type: .dynamic, targets: ["PCMALSAPluginEntry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -93,6 +96,20 @@ let package = Package(
             dependencies: ["PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSettings
         ),
+        // The ALSA plugin (an alsa-lib ioplug): applications' frames go straight into a shared
+        // stream ring through PCMClientCore; ALSA's ExternalPCM bridges the C callbacks.
+        .target(name: "PCMALSAPlugin", dependencies: ["ALSA", "PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux"],
+                swiftSettings: strictSettings),
+        // Only the plugin's exported symbols, and the link settings a library loaded into any
+        // process needs: the Swift runtime linked in statically (hosts have none, or another
+        // version) and NODELETE (alsa-lib dlcloses plugins; Swift runtime state must not be
+        // unmapped). Kept apart so that test binaries never link with them.
+        .target(
+            name: "PCMALSAPluginEntry",
+            dependencies: ["ALSA", "PCMALSAPlugin"],
+            swiftSettings: strictSettings,
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete"])]
+        ),
         .executableTarget(
             name: "pcmplay",
             dependencies: ["PCMClientCore", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -131,6 +148,7 @@ let package = Package(
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         // PCMBufferCore: the descriptor-passing tests send shared stream memory.
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),
+        .testTarget(name: "PCMALSAPluginTests", dependencies: ["PCMALSAPlugin", "ALSA"], swiftSettings: strictSettings),
         .testTarget(name: "PCMClientTests", dependencies: ["PCMClient", "PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux", .product(name: "SystemPackage", package: "swift-system")], swiftSettings: strictSettings),
         .testTarget(
             name: "PCMDaemonTests",

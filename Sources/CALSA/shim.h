@@ -9,4 +9,6 @@
 #ifndef PCMD_CALSA_SHIM_H
 #define PCMD_CALSA_SHIM_H
 #include <alsa/asoundlib.h>
+// The external-PCM (ioplug) API, for pcmd's ALSA plugin (ALSA/ExternalPCM*.swift).
+#include <alsa/pcm_external.h>
 #endif

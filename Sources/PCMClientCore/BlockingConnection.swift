@@ -117,6 +117,16 @@ public final class BlockingConnection {
         }
     }
 
+    /// Applies whatever the daemon sent that is already waiting (events, an error that ends a
+    /// stream, a hang-up), without blocking. For callers that poll ``socketDescriptor``
+    /// themselves (the ALSA plugin).
+    ///
+    /// - Throws: the connection's end, with the daemon's reason when it gave one.
+    public func receiveEvents() throws(ClientCoreError) {
+        if let closedReason { throw closedReason }
+        try pump(until: nil)
+    }
+
     /// Holds the stream's clock, keeping its ring.
     public func pause(_ stream: ClientStream) throws(ClientCoreError) { try expectOK(request(.pause, stream: stream.id)) }
 

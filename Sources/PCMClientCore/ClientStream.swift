@@ -100,6 +100,11 @@ public final class ClientStream: @unchecked Sendable {
     /// The ring's size in device frames.
     public var ringFrames: Int { opened.ring.bufferFrames }
 
+    /// Frames the client-side conversion holds back (0 without one): device frames for
+    /// playback, client frames for capture. What a position computed from the ring alone does
+    /// not see yet.
+    public var conversionHeldFrames: Int { conversion?.heldFrames ?? 0 }
+
     // MARK: - In place (device layout)
 
     /// Lends the next contiguous region of the ring, in the *device's* layout: free space to

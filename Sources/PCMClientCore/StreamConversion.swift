@@ -51,6 +51,10 @@ final class StreamConversion {
 
     deinit { pending.deallocate() }
 
+    /// Frames the conversion holds back, in its output's frames (device frames for playback,
+    /// client frames for capture): converted and not yet handed on, plus the resampler's delay.
+    var heldFrames: Int { pendingFrames + Int(converter.delay.rounded(.up)) }
+
     /// Playback: moves pending device frames into the ring; true when none are left.
     private func flushPending(into cursor: inout SharedRingCursor) -> Bool {
         guard pendingFrames > 0 else { return true }

@@ -43,10 +43,12 @@ public struct Daemon: Sendable {
         var captureProcessor: CaptureProcessor?
 
         let layout = config.layout
-        // Each client slot holds up to a second of audio (or four device buffers), within what
-        // the clients' virtual card may preallocate for all its slots.
+        // Each client ring holds up to four seconds of audio (or four device buffers), within
+        // what the clients' virtual card may preallocate for all its slots. Rings are allocated
+        // at the size a client asks for; the cap matters for applications that pick the largest
+        // buffer offered (speaker-test, ffmpeg), which then queue up to it through the ALSA plugin.
         let perSlotCap = SubstreamAllocator.defaultCardLimit.value / (config.maxStreams + 1) / layout.bytesPerFrame
-        let clientFrames = min(max(config.rate, 4 * config.requestedBufferFrames), perSlotCap)
+        let clientFrames = min(max(4 * config.rate, 4 * config.requestedBufferFrames), perSlotCap)
         if config.mode.playsBack {
             let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase, direction: .playback,
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)

@@ -96,12 +96,3 @@ public final class DeviceControl: Sendable {
         _ = events.push(AudioEvent(kind, stream: stream, value: value, position: position, time: MonotonicClock.nanoseconds()))
     }
 }
-
-/// CLOCK_MONOTONIC without allocation, for event timestamps and pacing.
-public enum MonotonicClock {
-    @inline(__always) public static func nanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
-}
