@@ -45,13 +45,23 @@ struct PluginEnvironment {
     }
 
     /// The environment for applications in `directory`, talking to the daemon on `socket`
-    /// (none: PCMD_SOCKET unset, and no user daemon can be found either).
-    init(directory: URL, socket: String?) throws {
+    /// (none: PCMD_SOCKET unset, and no user daemon can be found either). `optInToDefault`
+    /// includes alsa/99-pcmd-default.conf from `~/.asoundrc` (HOME is `directory`): read after
+    /// /etc/alsa/conf.d, where another server's default (pipewire-alsa's 99-pipewire-default.conf)
+    /// would otherwise win over it.
+    init(directory: URL, socket: String?, optInToDefault: Bool = false) throws {
         try #require(FileManager.default.fileExists(atPath: Self.pluginPath),
                      "the ALSA plugin was not built: \(Self.pluginPath) is missing (swift build --build-tests builds it)")
         let config = directory.appendingPathComponent("alsa-devices.conf")
         try Self.testDevices(in: directory).write(to: config, atomically: true, encoding: .utf8)
         let repositoryConfig = Self.repository.appendingPathComponent("alsa/50-pcmd.conf").path
+        let asoundrc = directory.appendingPathComponent(".asoundrc")
+        if optInToDefault {
+            let optIn = Self.repository.appendingPathComponent("alsa/99-pcmd-default.conf").path
+            try "<\(optIn)>\n".write(to: asoundrc, atomically: true, encoding: .utf8)
+        } else if FileManager.default.fileExists(atPath: asoundrc.path) {
+            try FileManager.default.removeItem(at: asoundrc)
+        }
         var variables = [
             "ALSA_PLUGIN_DIR": Self.pluginDirectory.path,
             "ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:\(repositoryConfig):\(config.path)",
@@ -111,23 +121,30 @@ private func offset(of frames: [Int16], in output: [Int16]) -> Int? {
 /// lost, changed, repeated or added.
 private func expectPlayedExactly(_ frames: [Int16], by daemon: ServedDaemon, _ what: String) throws {
     let output = try daemon.playedSamples()
-    let start = try #require(offset(of: frames, in: output),
-                             "\(what): the file's first frames are not in the daemon's output (\(output.count / 2) frames, \(output.filter { $0 != 0 }.count) non-zero samples)")
+    // Locals only inside #require/#expect: a failure expands its expression, and these arrays are long.
+    let found = offset(of: frames, in: output)
+    let start = try #require(found, "\(what): the file's first frames are not in the daemon's output (\(output.count / 2) frames, \(output.filter { $0 != 0 }.count) non-zero samples)")
     try #require(output.count >= start + frames.count, "\(what): only \((output.count - start) / 2) of \(frames.count / 2) frames reached the device")
     let played = Array(output[start..<(start + frames.count)])
     let firstDifference = zip(played, frames).enumerated().first { $0.element.0 != $0.element.1 }?.offset
     #expect(firstDifference == nil, "\(what): not bit-exact from sample \(firstDifference ?? 0) of \(frames.count)")
-    #expect(output[..<start].allSatisfy { $0 == 0 }, "\(what): something other than silence came before the file")
-    #expect(output[(start + frames.count)...].allSatisfy { $0 == 0 }, "\(what): something other than silence followed the file")
+    let silentBefore = output[..<start].allSatisfy { $0 == 0 }
+    let silentAfter = output[(start + frames.count)...].allSatisfy { $0 == 0 }
+    #expect(silentBefore, "\(what): something other than silence came before the file")
+    #expect(silentAfter, "\(what): something other than silence followed the file")
 }
 
 /// Asserts that `recorded` is one contiguous piece of `input`, and returns where it starts.
 @discardableResult
 private func expectRecorded(_ recorded: [Int16], from input: [Int16], _ what: String) throws -> Int {
-    try #require(recorded.count >= 64, "\(what): only \(recorded.count) samples recorded")
-    let start = try #require(offset(of: recorded, in: input), "\(what): the recording's first frames are not in the daemon's input")
-    try #require(start + recorded.count <= input.count, "\(what): the recording runs past the input")
-    #expect(Array(input[start..<(start + recorded.count)]) == recorded, "\(what): not bit-exact")
+    let count = recorded.count
+    try #require(count >= 64, "\(what): only \(count) samples recorded")
+    let found = offset(of: recorded, in: input)
+    let start = try #require(found, "\(what): the recording's first frames are not in the daemon's input")
+    let fits = start + count <= input.count
+    try #require(fits, "\(what): the recording runs past the input")
+    let exact = Array(input[start..<(start + count)]) == recorded
+    #expect(exact, "\(what): not bit-exact")
     return start
 }
 
@@ -202,6 +219,29 @@ struct ALSAPluginTests {
         // Paced by the daemon: a second of audio takes a second (aplay drains before it exits).
         #expect(result.seconds >= 0.9 && result.seconds < 4, "aplay \(mode) played 1 s in \(result.seconds) s")
         try expectPlayedExactly(frames, by: daemon, "aplay -D pcmd \(mode.joined())")
+    }
+
+    @Test("opted in with 99-pcmd-default.conf, plain aplay (the default device) plays a U8 file through plug and pcmd, exactly converted")
+    func defaultOptIn() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(Self.playbackDaemon, directory: dir)
+        let apps = try PluginEnvironment(directory: dir, socket: daemon.socket, optInToDefault: true)
+        // U8, which pcmd does not take: only plug can convert it, and exactly (v - 128) << 8.
+        let bytes = testFrames(count: 48_000, seed: 113).map { UInt8(truncatingIfNeeded: $0) }
+        var wav = wavData(samples: [], channels: 2)
+        wav.replaceSubrange(34..<36, with: [8, 0])  // bits per sample
+        wav.replaceSubrange(28..<32, with: withUnsafeBytes(of: UInt32(48_000 * 2).littleEndian) { Array($0) })  // byte rate
+        wav.replaceSubrange(32..<34, with: [2, 0])  // block align
+        wav.replaceSubrange(40..<44, with: withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Array($0) })
+        wav.replaceSubrange(4..<8, with: withUnsafeBytes(of: UInt32(36 + bytes.count).littleEndian) { Array($0) })
+        wav.append(contentsOf: bytes)
+        let file = dir.appendingPathComponent("u8.wav")
+        try wav.write(to: file)
+        let result = try apps.run(aplay, ["-q", file.path])
+        _ = try daemon.stop()
+        #expect(result.status == 0, "\(result)")
+        let expected = bytes.map { Int16(Int($0) - 128) << 8 }
+        try expectPlayedExactly(expected, by: daemon, "aplay (default, opted in) of a U8 file")
     }
 
     @Test("a 44.1 kHz file on the 48 kHz daemon plays in about its duration, all of it")
@@ -294,16 +334,17 @@ struct ALSAPluginTests {
         try input.withUnsafeBytes { try Data($0).write(to: captureDir.appendingPathComponent("in.raw")) }
         let capture = try await ServedDaemon.start(Self.captureDaemon, directory: captureDir)
         let recordApps = try PluginEnvironment(directory: captureDir, socket: capture.socket)
-        let take = captureDir.appendingPathComponent("gst-take.wav")
+        // Raw samples straight to a file (wavenc is in another package, plugins-good).
+        let take = captureDir.appendingPathComponent("gst-take.raw")
         let recorded = try recordApps.run("/usr/bin/gst-launch-1.0", [
             "-q", "alsasrc", "device=pcmd", "num-buffers=20", "!", "audio/x-raw,format=S16LE,rate=48000,channels=2", "!",
-            "wavenc", "!", "filesink", "location=\(take.path)",
+            "filesink", "location=\(take.path)",
         ], timeout: 60)
         _ = try capture.stop()
         #expect(recorded.status == 0, "\(recorded)")
-        let samples = try wavSamples(at: take)
-        #expect(samples.count / 2 >= 4_800, "alsasrc recorded \(samples.count / 2) frames")
-        try expectRecorded(samples, from: input, "gst-launch-1.0 alsasrc device=pcmd")
+        let recordedSamples = samples(of: try Data(contentsOf: take))
+        #expect(recordedSamples.count / 2 >= 4_800, "alsasrc recorded \(recordedSamples.count / 2) frames")
+        try expectRecorded(recordedSamples, from: input, "gst-launch-1.0 alsasrc device=pcmd")
     }
 
     @Test("the stream is named after the program, or by the config's name key")
@@ -364,15 +405,15 @@ struct ALSAPluginTests {
         #expect(result.stderr.contains("underrun!!!"), "aplay saw no underrun: \(result.stderr)")
         // aplay prints how long the underrun lasted, from the PCM's trigger timestamp: a time on
         // another clock than gettimeofday's (ioplug's MONOTONIC flag) shows as decades.
-        if let range = result.stderr.range(of: #"at least ([0-9.]+) ms long"#, options: .regularExpression) {
-            let milliseconds = Double(result.stderr[range].split(separator: " ")[2]) ?? -1
-            #expect(milliseconds >= 0 && milliseconds < 10_000, "aplay reports an underrun \(milliseconds) ms long for a 1 s stall")
-        }
+        let range = try #require(result.stderr.range(of: #"at least [0-9.]+ ms long"#, options: .regularExpression),
+                                 "aplay did not say how long the underrun was: \(result.stderr)")
+        let milliseconds = Double(result.stderr[range].split(separator: " ")[2]) ?? -1
+        #expect(milliseconds >= 0 && milliseconds < 10_000, "aplay reports an underrun \(milliseconds) ms long for a 1 s stall")
         // The recovery played on: the file's last second reached the device as it is.
         let tail = Array(frames.suffix(2 * 48_000))
         let output = try daemon.playedSamples()
-        #expect(offset(of: tail, in: output).map { Array(output[$0..<min(output.count, $0 + tail.count)]) == tail } == true,
-                "the last second of the file did not reach the device bit-exactly after the underrun")
+        let tailArrived = offset(of: tail, in: output).map { Array(output[$0..<min(output.count, $0 + tail.count)]) == tail } ?? false
+        #expect(tailArrived, "the last second of the file did not reach the device bit-exactly after the underrun")
     }
 
     @Test("the daemon killed (SIGKILL) under aplay: aplay exits with an error (ENODEV) within seconds, no hang")
