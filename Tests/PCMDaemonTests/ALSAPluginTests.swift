@@ -65,9 +65,10 @@ struct PluginEnvironment {
         var variables = [
             "ALSA_PLUGIN_DIR": Self.pluginDirectory.path,
             "ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:\(repositoryConfig):\(config.path)",
-            // Never the developer's own daemon or ~/.asoundrc.
+            // Never the developer's own daemon, ~/.asoundrc or ~/.config/alsa/asoundrc.
             "XDG_RUNTIME_DIR": directory.path,
             "HOME": directory.path,
+            "XDG_CONFIG_HOME": directory.path,
             // alsabat 1.2.8 fails before opening anything in a UTF-8 locale (a stale errno).
             "LC_ALL": "C",
         ]

@@ -54,6 +54,7 @@ def _apps(t) -> dict[str, str]:
         "PCMD_SOCKET": str(t.tmp / "socket"),
         # Writable homes for GStreamer's registry and mpv's state; no user daemon elsewhere.
         "HOME": str(t.tmp),
+        "XDG_CONFIG_HOME": str(t.tmp),
         "XDG_RUNTIME_DIR": str(t.tmp),
         "GST_REGISTRY": str(t.tmp / "gst-registry.bin"),
         # alsabat 1.2.8 fails before opening anything in a UTF-8 locale (a stale errno).
