@@ -222,6 +222,44 @@ struct ALSAPluginTests {
         try expectPlayedExactly(frames, by: daemon, "aplay -D pcmd \(mode.joined())")
     }
 
+    @Test("aplay -I (non-interleaved: one raw file per channel) reaches the device bit-exactly, interleaved")
+    func aplayNoninterleaved() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(Self.playbackDaemon, directory: dir)
+        let apps = try PluginEnvironment(directory: dir, socket: daemon.socket)
+        let frames = testFrames(count: 48_000, seed: 114)
+        var paths: [String] = []
+        for channel in 0..<2 {
+            let one = stride(from: channel, to: frames.count, by: 2).map { frames[$0] }
+            let url = dir.appendingPathComponent("channel\(channel).raw")
+            try one.withUnsafeBytes { try Data($0).write(to: url) }
+            paths.append(url.path)
+        }
+        let result = try apps.run(aplay, ["-q", "-D", "pcmd", "-I", "-t", "raw", "-f", "S16_LE", "-r", "48000", "-c", "2"] + paths)
+        _ = try daemon.stop()
+        #expect(result.status == 0, "\(result)")
+        try expectPlayedExactly(frames, by: daemon, "aplay -I -D pcmd")
+    }
+
+    @Test("arecord -I (non-interleaved: one file per channel) records what the daemon captures, bit for bit")
+    func arecordNoninterleaved() async throws {
+        let dir = try temporaryDirectory()
+        let input = testFrames(count: 480_000, seed: 115)
+        try input.withUnsafeBytes { try Data($0).write(to: dir.appendingPathComponent("in.raw")) }
+        let daemon = try await ServedDaemon.start(Self.captureDaemon, directory: dir)
+        let apps = try PluginEnvironment(directory: dir, socket: daemon.socket)
+        let take = dir.appendingPathComponent("take.raw")
+        let result = try apps.run(arecord, ["-q", "-D", "pcmd", "-I", "-t", "raw", "-f", "S16_LE", "-r", "48000", "-c", "2", "-d", "1", take.path])
+        _ = try daemon.stop()
+        #expect(result.status == 0, "\(result)")
+        // arecord -I names the files take.raw.0 and take.raw.1.
+        let left = samples(of: try Data(contentsOf: URL(fileURLWithPath: take.path + ".0")))
+        let right = samples(of: try Data(contentsOf: URL(fileURLWithPath: take.path + ".1")))
+        #expect(left.count == 48_000 && right.count == 48_000, "\(left.count) and \(right.count) samples for -d 1")
+        let interleaved = zip(left, right).flatMap { [$0, $1] }
+        try expectRecorded(interleaved, from: input, "arecord -I -D pcmd")
+    }
+
     @Test("opted in with 99-pcmd-default.conf, plain aplay (the default device) plays a U8 file through plug and pcmd, exactly converted")
     func defaultOptIn() async throws {
         let dir = try temporaryDirectory()
