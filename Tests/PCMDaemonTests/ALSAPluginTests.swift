@@ -157,6 +157,23 @@ private func heardSamples(of daemon: ServedDaemon) throws -> ArraySlice<Int16> {
     return output[first...last]
 }
 
+/// Runs of at least `minimum` silent frames inside `heard` (frames from its start, length): the
+/// dropouts an underrun leaves in a signal that has no silence of its own.
+private func silentGaps(in heard: ArraySlice<Int16>, atLeast minimum: Int) -> [(start: Int, frames: Int)] {
+    var gaps: [(start: Int, frames: Int)] = []
+    var runStart: Int?
+    for frame in 0..<(heard.count / 2) {
+        let index = heard.startIndex + frame * 2
+        let silent = heard[index] == 0 && heard[index + 1] == 0
+        if silent, runStart == nil { runStart = frame }
+        if !silent, let start = runStart {
+            if frame - start >= minimum { gaps.append((start, frame - start)) }
+            runStart = nil
+        }
+    }
+    return gaps
+}
+
 /// Measures the tone in the middle half second of what the daemon played, left channel.
 private func measureTone(playedBy daemon: ServedDaemon) throws -> ToneMeasurement {
     let heard = try heardSamples(of: daemon)
@@ -356,7 +373,10 @@ struct ALSAPluginTests {
     @Test("GStreamer: alsasink device=pcmd plays a 440 Hz tone, alsasrc device=pcmd records bit-exactly")
     func gstreamer() async throws {
         let dir = try temporaryDirectory()
-        let daemon = try await ServedDaemon.start(Self.playbackDaemon, directory: dir)
+        // A device buffer (341 ms) larger than alsasink's (200 ms), as in the VM tier: a plugin that
+        // lets alsasink write more than its buffer before the start makes GStreamer's own ring
+        // run dry, which it fills with silence.
+        let daemon = try await ServedDaemon.start(["--device", "playout", "--period", "4096", "--periods", "4"], directory: dir)
         let apps = try PluginEnvironment(directory: dir, socket: daemon.socket)
         // 100 buffers of 1024 samples: 2.1 s.
         let played = try apps.run("/usr/bin/gst-launch-1.0", [
@@ -367,6 +387,10 @@ struct ALSAPluginTests {
         #expect(played.status == 0, "\(played)")
         let tone = try measureTone(playedBy: daemon)
         #expect(abs(tone.frequency - 440) < 0.5, "GStreamer's tone arrived as \(tone)")
+        let heard = try heardSamples(of: daemon)
+        let gaps = silentGaps(in: heard, atLeast: 16)
+        #expect(gaps.isEmpty, "GStreamer's tone has silent gaps (start frame, frames): \(gaps.prefix(5))")
+        #expect(abs(heard.count / 2 - 102_400) < 100, "\(heard.count / 2) frames of GStreamer's 102400 were heard")
 
         let captureDir = try temporaryDirectory()
         let input = testFrames(count: 480_000, seed: 105)

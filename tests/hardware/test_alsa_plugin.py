@@ -120,7 +120,7 @@ def _aplay_on_hda(t, mode: list[str], label: str) -> None:
     signal = hwlib.counter(RATE)  # 1 s, every frame distinct
     source = hwlib.write_wav(t.tmp / "source.wav", hwlib.pad(signal, after_seconds=0.3))
     daemon = _pcmd(t, "--device", card.hw(0))
-    result = _run_app(t, ["aplay", "-D", "pcmd", *mode, str(source)])
+    result = _run_app(t, ["aplay", "-q", "-D", "pcmd", *mode, str(source)])
     hwlib.check(not result.stderr.strip(), f"aplay {' '.join(mode)} complained: {result.stderr.strip()}")
     daemon.stop(check=True)
     t.expect_hda(signal, label=label)
@@ -251,21 +251,39 @@ def test_aloop_mpv(t):
     t.log(f"mpv: the file found bit-exact at frame {match.offset} of {recorded.frame_count}")
 
 
-def _alsabat(t, *args: str) -> hwlib.Result:
-    """alsabat at the device format (snd-aloop's two ends must agree on it), its frequency check included."""
-    result = _run_app(t, ["alsabat", "-c", "2", "-r", str(RATE), "-f", "S16_LE", "-n", "2s", *args], check=False)
+def _alsabat_tone(t, device: str) -> hwlib.Background:
+    """alsabat playing its 997 Hz tone (both channels) on `device` for 12 s, at the device format (snd-aloop's two
+    ends must agree on it). alsabat -P alone only plays."""
+    return _start_app(t, ["alsabat", "-P", device, "-c", "2", "-r", str(RATE), "-f", "S16_LE", "-n", "12s"])
+
+
+def _alsabat_check(t, device: str, tone: hwlib.Background) -> None:
+    """alsabat recording 2 s from `device` and running its frequency check on them, while `tone` plays.
+
+    Capture and playback in one alsabat (-P/-C, -D) do not work through a sound server in the emulated guest:
+    alsabat analyses the first 65536 frames it records and cancels the capture when its playback ends, so the
+    path's latency (the plugin's buffer plus pcmd's 341 ms) leaves silence in the analysed window (a burst, whose
+    spectrum has many peaks: "Detected at least 10 signals", -1003) or an empty recording ("not a riff/wave file").
+    Here the tone plays on its own, and the check records once it flows."""
+    time.sleep(3)
+    hwlib.check(tone.running(), "alsabat's tone ended before the check recorded it")
+    result = _run_app(t, ["alsabat", "-C", device, "-c", "2", "-r", str(RATE), "-f", "S16_LE", "-n", "2s", "-F", "997"],
+                      check=False)
     verdicts = [line.strip() for line in result.stdout.splitlines()
-                if re.search(r"(?i)detected|peak|pass|fail|return", line)]
-    t.log(f"alsabat {' '.join(args)}: exit status {result.returncode}; {' | '.join(verdicts[-8:])}")
-    hwlib.check(result.returncode == 0, f"alsabat {' '.join(args)} failed (exit status {result.returncode}):\n"
+                if re.search(r"(?i)detected|pass|fail|return value", line)]
+    t.log(f"alsabat -C {device}: exit status {result.returncode}; {' | '.join(verdicts)}")
+    hwlib.check(result.returncode == 0, f"alsabat -C {device} failed its check (exit status {result.returncode}):\n"
                                          f"{result.stdout[-2000:]}\n{result.stderr[-1000:]}")
-    return result
+    played = tone.wait(timeout=APP_TIMEOUT, check=False)
+    hwlib.check(played.returncode == 0, f"alsabat's tone failed (exit status {played.returncode}): {played.stderr[-1000:]}")
 
 
 def test_aloop_alsabat_playback_through_pcmd(t):
     card = hwlib.load_driver("snd-aloop")
     daemon = _pcmd(t, "--device", card.hw(0, 0))
-    _alsabat(t, "-P", "pcmd", "-C", card.hw(1, 0))
+    tone = _alsabat_tone(t, "pcmd")
+    _wait_for_stream(t, lambda line: "alsabat" in line and "running" in line, "alsabat's stream running")
+    _alsabat_check(t, card.hw(1, 0), tone)
     daemon.stop(check=True)
 
 
@@ -273,17 +291,20 @@ def test_aloop_alsabat_capture_through_pcmd(t):
     card = hwlib.load_driver("snd-aloop")
     daemon = _pcmd(t, "--device", card.hw(1, 0), "--mode", "capture")
     hwlib.wait_for_state(card, 1, "c", 0, "RUNNING")
-    _alsabat(t, "-P", card.hw(0, 0), "-C", "pcmd")
+    tone = _alsabat_tone(t, card.hw(0, 0))
+    _alsabat_check(t, "pcmd", tone)
     daemon.stop(check=True)
 
 
 def test_aloop_alsabat_round_trip_through_pcmd(t):
-    # pcmd plays into one end of the cable and records the other: alsabat -D pcmd goes through the plugin and
-    # the daemon both ways.
+    # pcmd plays into one end of the cable and records the other: the tone goes through the plugin and the daemon
+    # out, and back in through the daemon and the plugin.
     card = hwlib.load_driver("snd-aloop")
     daemon = _pcmd(t, "--mode", "duplex", "--device", card.hw(0, 0), "--capture-device", card.hw(1, 0))
     hwlib.wait_for_state(card, 1, "c", 0, "RUNNING")
-    _alsabat(t, "-D", "pcmd")
+    tone = _alsabat_tone(t, "pcmd")
+    _wait_for_stream(t, lambda line: "alsabat" in line and "running" in line, "alsabat's stream running")
+    _alsabat_check(t, "pcmd", tone)
     daemon.stop(check=True)
 
 
