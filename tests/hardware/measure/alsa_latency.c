@@ -21,7 +21,9 @@
  *
  * usage: alsa_latency PLAYBACK_PCM RATE CAPTURE_PCM CAPTURE_RATE STATUS_FILE CLICKS OUT_DIR
  * writes OUT_DIR/capture.raw (S16_LE stereo) and OUT_DIR/capture-clock.txt ("frames nanoseconds"
- * per read); prints "setup ...", one "click ..." line per click, "underruns N" and "overruns N".
+ * per read); prints "setup ...", one "click ..." line per click, "underruns N" (once the cable runs),
+ * "early_underruns N" (before: a PipeWire stream waits unlinked until the bench links it) and
+ * "overruns N" (of the capture).
  */
 #define _GNU_SOURCE
 #include <alsa/asoundlib.h>
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
 	struct capture c = { .pcm_name = argv[3], .rate = (unsigned int)atoi(argv[4]), .status_file = argv[5] };
 	snd_pcm_t *pcm;
 	snd_pcm_uframes_t period, buffer;
-	unsigned long underruns = 0;
+	unsigned long underruns = 0, early_underruns = 0;
 	pthread_t thread;
 	int err;
 
@@ -286,7 +288,7 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			clicked++;
 			next_click += rate;
-		} else if ((err = write_all(pcm, silence, period, &underruns)) < 0) {
+		} else if ((err = write_all(pcm, silence, period, ready ? &underruns : &early_underruns)) < 0) {
 			break;
 		}
 		written += period;
@@ -304,6 +306,6 @@ int main(int argc, char **argv)
 	snd_pcm_close(pcm);
 	fclose(c.raw);
 	fclose(c.clock);
-	printf("underruns %lu\noverruns %lu\n", underruns, c.overruns);
+	printf("underruns %lu\nearly_underruns %lu\noverruns %lu\n", underruns, early_underruns, c.overruns);
 	return (err < 0 || atomic_load(&c.failed) || clicked < clicks) ? 1 : 0;
 }
