@@ -470,9 +470,9 @@ class AlsaPlayer:
     Pcmd or a PipeWire), playing the tone at `rate`. The daemon's device runs at 48 kHz: at 44.1 kHz the
     stream is resampled on the way (pcmd's plugin converts in the application, as PipeWire's stream does)."""
 
-    def __init__(self, daemon, device: str, rate: int, tone: Path):
+    def __init__(self, daemon, device: str, rate: int, tone: Path, turn: int = 1):
         self.daemon, self.device, self.rate, self.tone = daemon, device, rate, tone
-        self.key = f"alsa-{device}-{rate}"
+        self.key = f"alsa-{device}-{rate}-round{turn}"
         self.label = f"aplay -D {device}, {rate / 1000:g} kHz"
 
     def start(self, setting: Setting, workdir: Path) -> Job:
@@ -593,6 +593,7 @@ class Latency:
     reported_ms: float | None = None    # snd_pcm_delay() before the click's write, median
     measured_ms: float | None = None    # from the write to the click's arrival on the cable, median
     error_ms: tuple[float, float, float] | None = None  # measured - reported: min, median, max
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # each click's (reported, measured), in s
     underruns: int | None = None
     capture_overruns: int | None = None
     problem: str = ""
@@ -673,6 +674,7 @@ def measure_latency(player: AlsaPlayer, helper: Path, root: Path, results_root: 
             if later:
                 pairs.append((delay / app_rate, later[0] - before_ns / 1e9))
         log(f"latency pairs (reported s, measured s): {pairs}")
+        result.pairs = pairs
         if pairs:
             reported = sorted(p[0] for p in pairs)
             measured = sorted(p[1] for p in pairs)
@@ -748,28 +750,62 @@ def xrun_table(outcomes: list[Outcome], programs: list[str], periods: list[int])
     return "\n".join(lines)
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def spread(values: list[float | None], digits: int = 1) -> str:
+    """A median over the rounds, with the smallest and largest value when there are several."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    shown = f"{round(median(known), digits):g}"
+    return shown if len(known) == 1 else f"{shown} ({min(known):g}-{max(known):g})"
+
+
 def alsa_table(outcomes: list[Outcome], programs: list[str]) -> str:
-    lines = ["| ALSA application at its defaults, daemon at its defaults, per s of audio | aplay ms/s | aplay wakeups/s | "
-             "daemon ms/s | daemon wakeups/s | aplay + daemon ms/s | aplay underruns | device xruns | capture breaks |",
-             "|---" * 9 + "|"]
+    """Per program, the median over the rounds (range in parentheses); counts are summed over the rounds."""
+    lines = ["| ALSA application at its defaults, daemon at its defaults, per s of audio | rounds | aplay ms/s | "
+             "aplay wakeups/s | daemon ms/s | daemon wakeups/s | aplay + daemon ms/s | aplay underruns | device xruns | "
+             "capture breaks |", "|---" * 10 + "|"]
     for program in programs:
-        for o in outcomes:
-            if o.program == program:
-                both = (round(o.cpu_ms_per_s + o.client_cpu_ms_per_s, 1)
-                        if o.cpu_ms_per_s is not None and o.client_cpu_ms_per_s is not None else None)
-                lines.append(f"| {program}{' (!)' if o.problem else ''} | {o.client_cpu_ms_per_s} | {o.client_wakeups_per_s} | "
-                             f"{o.cpu_ms_per_s} | {o.wakeups_per_s} | {both} | {o.client_underruns} | {o.xruns} | {o.breaks} |")
+        runs = [o for o in outcomes if o.program == program]
+        if not runs:
+            continue
+        both = [round(o.cpu_ms_per_s + o.client_cpu_ms_per_s, 1) if o.cpu_ms_per_s is not None and o.client_cpu_ms_per_s is not None
+                else None for o in runs]
+
+        def total(values: list[int | None]) -> str:
+            return str(sum(v for v in values if v is not None)) if any(v is not None for v in values) else "-"
+        lines.append(f"| {program}{' (!)' if any(o.problem for o in runs) else ''} | {len(runs)} | "
+                     f"{spread([o.client_cpu_ms_per_s for o in runs])} | {spread([o.client_wakeups_per_s for o in runs], 0)} | "
+                     f"{spread([o.cpu_ms_per_s for o in runs])} | {spread([o.wakeups_per_s for o in runs], 0)} | {spread(both)} | "
+                     f"{total([o.client_underruns for o in runs])} | {total([o.xruns for o in runs])} | {total([o.breaks for o in runs])} |")
     return "\n".join(lines)
 
 
 def latency_table(latencies: list[Latency]) -> str:
-    lines = [f"| latency, {LATENCY_CLICKS} clicks | application's rate, period/buffer | snd_pcm_delay, median ms | "
-             "measured on the cable, median ms | measured - reported, min / median / max ms | clicks paired | "
+    """Per program, every click of every round pooled."""
+    lines = ["| latency, clicks of every round | application's rate, period/buffer | snd_pcm_delay, median ms | "
+             "measured on the cable, median ms | measured - reported, min / median / max ms | clicks paired (written) | "
              "underruns | capture overruns |", "|---" * 8 + "|"]
-    for r in latencies:
-        error = " / ".join(map(str, r.error_ms)) if r.error_ms else "-"
-        lines.append(f"| {r.program}{' (!)' if r.problem else ''} | {r.setup} | {r.reported_ms} | {r.measured_ms} | {error} | "
-                     f"{r.clicks} | {r.underruns} | {r.capture_overruns} |")
+    for program in dict.fromkeys(r.program for r in latencies):
+        runs = [r for r in latencies if r.program == program]
+        pairs = [pair for r in runs for pair in r.pairs]
+        written = len(runs) * LATENCY_CLICKS
+        setups = ", ".join(dict.fromkeys(r.setup for r in runs if r.setup)) or "-"
+        if pairs:
+            errors = sorted((m - r) * 1000 for r, m in pairs)
+            cells = (f"{median([r for r, _ in pairs]) * 1000:.1f} | {median([m for _, m in pairs]) * 1000:.1f} | "
+                     f"{errors[0]:.1f} / {median(errors):.1f} / {errors[-1]:.1f}")
+        else:
+            cells = "- | - | -"
+        underruns = sum(r.underruns or 0 for r in runs)
+        overruns = sum(r.capture_overruns or 0 for r in runs)
+        lines.append(f"| {program}{' (!)' if any(r.problem for r in runs) else ''} | {setups} | {cells} | "
+                     f"{len(pairs)} ({written}) | {underruns} | {overruns} |")
     problems = [f"- {r.program}: {r.problem.strip()}" for r in latencies if r.problem]
     return "\n".join(lines + ([""] + problems if problems else []))
 
@@ -804,6 +840,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["cpu", "xruns", "alsa"], help="only one of the three comparisons")
     parser.add_argument("--no-pipewire", action="store_true", help="leave PipeWire out")
     parser.add_argument("--periods", default="1024,256,128,64", help="period sizes of the xrun table")
+    parser.add_argument("--alsa-rounds", type=int, default=3, help="rounds of the ALSA-application comparison")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     _log_file = open(args.out / "bench.log", "w")
@@ -859,14 +896,21 @@ def main() -> int:
         print("ALSA application runs (aplay and alsa_latency through pcmd's plugin and pipewire-alsa, defaults):", flush=True)
         helper = build_latency_helper(runs)
         daemons = [("pcmd", Pcmd(args.bin, False))] + ([("pipewire", PipeWire())] if pipewire_wanted else [])
-        for rate in (48000, 44100):
-            tone_at_rate = tone_file(runs / f"tone-{rate}.wav", rate)
-            players = [AlsaPlayer(daemon, device, rate, tone_at_rate) for device, daemon in daemons]
-            alsa_programs += [p.label for p in players]
-            for player in players:
-                outcomes.append(measure(player, Setting(), 1, tone_at_rate, runs, args.out))
-            for player in players:
-                latencies.append(measure_latency(player, helper, runs, args.out))
+        # Rounds, each daemon in turn (the first one alternating), so that the guest's drifting speed
+        # (it follows the host's load) falls on both alike; the tables show the median over the rounds.
+        for turn in range(1, args.alsa_rounds + 1):
+            print(f" round {turn} of {args.alsa_rounds}", flush=True)
+            for rate in (48000, 44100):
+                tone_at_rate = tone_file(runs / f"tone-{rate}.wav", rate)
+                players = [AlsaPlayer(daemon, device, rate, tone_at_rate, turn) for device, daemon in daemons]
+                if turn % 2 == 0:
+                    players.reverse()
+                alsa_programs += [p.label for p in players if p.label not in alsa_programs]
+                for player in players:
+                    outcomes.append(measure(player, Setting(), 1, tone_at_rate, runs, args.out))
+                for player in players:
+                    latencies.append(measure_latency(player, helper, runs, args.out))
+        alsa_programs.sort(key=lambda label: (label.rsplit(", ", 1)[1] != "48 kHz", label))
     periods = [int(p) for p in args.periods.split(",")]
     if args.only in (None, "xruns"):
         print("xrun runs (1 client, 20 s):", flush=True)
@@ -884,7 +928,8 @@ def main() -> int:
     if alsa:
         report += ["Unmodified ALSA applications: `aplay -D pcmd` (pcmd's plugin) against `aplay -D pipewire` (pipewire-alsa), "
                    f"the same {CLIENT_SECONDS} s tone file, over a steady {WINDOW_SECONDS:g} s window; CPU is utime+stime of each "
-                   "process (all threads), wakeups are voluntary context switches of all its threads:", "",
+                   f"process (all threads), wakeups are voluntary context switches of all its threads; median of "
+                   f"{args.alsa_rounds} rounds (range):", "",
                    alsa_table(outcomes, alsa_programs), "",
                    "Latency the application is told (snd_pcm_delay just before writing a click) against the latency measured "
                    "on the cable (the click's arrival on hw:Loopback,1,0, mapped to the clock through the capture's timestamps; "
