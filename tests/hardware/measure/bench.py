@@ -874,6 +874,10 @@ def main() -> int:
             print("bench: ALSA has no device 'pipewire' (Debian: pipewire-alsa)", file=sys.stderr)
             return 1
     versions = {"pcmd": subprocess.run([args.bin / "pcmd", "--version"], capture_output=True, text=True).stdout.strip()}
+    # The guest's clock source: under emulation a clock read costs far more on some (hpet, acpi_pm) than on
+    # tsc, and programs that read the clock often pay for it in CPU time.
+    clocksource = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+    versions["guest clocksource"] = clocksource.read_text().strip() if clocksource.exists() else "?"
     if pipewire_wanted:
         versions["pipewire"] = subprocess.run(["pipewire", "--version"], capture_output=True, text=True).stdout.split("\n")[-2:]
     outcomes: list[Outcome] = []
