@@ -936,8 +936,9 @@ def main() -> int:
                    f"{args.alsa_rounds} rounds (range):", "",
                    alsa_table(outcomes, alsa_programs), "",
                    "Latency the application is told (snd_pcm_delay just before writing a click) against the latency measured "
-                   "on the cable (the click's arrival on hw:Loopback,1,0, mapped to the clock through the capture's timestamps; "
-                   "snd-aloop's 4 ms timer steps bound the precision):", "", latency_table(latencies), ""]
+                   "on the cable (the click's arrival on hw:Loopback,1,0, mapped to the clock through the capture's timestamps, "
+                   "the earliest of 2 s of reads since snd-aloop moves in 4 ms timer steps); below zero, the stream announced "
+                   "more latency than it had:", "", latency_table(latencies), ""]
     if args.only in (None, "xruns"):
         report += ["Xruns the program reported over its 20 s run, and (in parentheses) discontinuities in the "
                    "loopback capture over the steady 10 s window:", "", xrun_table(outcomes, programs, periods), ""]
