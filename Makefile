@@ -40,6 +40,8 @@ UNITS := pcmd.service pcmd.socket
 DEFAULT_CONFIG := packaging/pcmd.conf
 MAN_PAGE := docs/pcmd.8
 ALSA_MAN_PAGE := docs/pcmd-alsa.7
+# The client tools' pages, section 1.
+TOOL_MAN_PAGES := pcmplay.1 pcmrec.1 pcmctl.1
 # The ALSA plugin: the SwiftPM product, and the file alsa-lib loads for `type pcmd`.
 PLUGIN_PRODUCT := asound_module_pcm_pcmd
 PLUGIN_FILE := libasound_module_pcm_pcmd.so
@@ -84,6 +86,8 @@ install: build
 	$(INSTALL) -m 0644 $(MAN_PAGE) "$(DESTDIR)$(MANDIR)/man8/pcmd.8"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(MANDIR)/man7"
 	$(INSTALL) -m 0644 $(ALSA_MAN_PAGE) "$(DESTDIR)$(MANDIR)/man7/pcmd-alsa.7"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(MANDIR)/man1"
+	$(INSTALL) -m 0644 $(addprefix docs/,$(TOOL_MAN_PAGES)) "$(DESTDIR)$(MANDIR)/man1/"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(ALSA_PLUGIN_DIR)" "$(DESTDIR)$(ALSA_CONF_DIR)" "$(DESTDIR)$(ALSA_CONF_LINK_DIR)"
 	$(INSTALL) -m 0644 "$(bin_path)/$(PLUGIN_FILE)" "$(DESTDIR)$(ALSA_PLUGIN_DIR)/$(PLUGIN_FILE)"
 	$(INSTALL) -m 0644 $(addprefix alsa/,$(ALSA_CONFIGS)) "$(DESTDIR)$(ALSA_CONF_DIR)/"
@@ -104,6 +108,7 @@ uninstall:
 	rm -f $(addprefix "$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)"/,$(UNITS))
 	rm -f $(addprefix "$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)"/,$(UNITS))
 	rm -f "$(DESTDIR)$(MANDIR)/man8/pcmd.8" "$(DESTDIR)$(MANDIR)/man7/pcmd-alsa.7"
+	rm -f $(addprefix "$(DESTDIR)$(MANDIR)/man1"/,$(TOOL_MAN_PAGES))
 	rm -f "$(DESTDIR)$(ALSA_PLUGIN_DIR)/$(PLUGIN_FILE)"
 	rm -f $(addprefix "$(DESTDIR)$(ALSA_CONF_DIR)"/,$(ALSA_CONFIGS))
 	# Both links: install made the first, a user who opted in to `default` made the second (left
