@@ -59,9 +59,43 @@ public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclos
 /// Runs libFuzzer with the process's arguments (`-max_total_time=…`, corpus folders, …) and
 /// `body` as the function under test, then exits with libFuzzer's status. Call it from the
 /// target's main.swift once its setup is done.
-public func runFuzzer(_ body: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
+///
+/// `--write-seeds DIR` instead writes the target's seed inputs into DIR (one file per seed,
+/// named by the seed) and exits: the seed corpus in fuzz/corpus/TARGET is made this way, from
+/// messages and files the real encoders produce (scripts/fuzz seeds).
+public func runFuzzer(_ body: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt,
+                      seeds: () -> [(name: String, bytes: [UInt8])]) -> Never {
+    let arguments = CommandLine.arguments
+    if arguments.count == 3, arguments[1] == "--write-seeds" {
+        for seed in seeds() { write(seed.bytes, to: arguments[2] + "/" + seed.name) }
+        exit(0)
+    }
     var argc = CommandLine.argc
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
     let status = LLVMFuzzerRunDriver(&argc, &argv, body)
     exit(status)
+}
+
+/// Writes `bytes` to a new file at `path`, or stops with a message.
+func write(_ bytes: [UInt8], to path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { fatalError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    guard written == bytes.count else { fatalError("cannot write \(path)") }
+}
+
+/// Builds the records of a multi-record input: `[control][length: u16 LE][bytes]`.
+public struct RecordWriter {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    public mutating func record(_ control: UInt8, _ payload: [UInt8]) {
+        precondition(payload.count <= Int(UInt16.max), "a record holds at most 65535 bytes")
+        bytes.append(control)
+        bytes.append(UInt8(payload.count & 0xFF))
+        bytes.append(UInt8(payload.count >> 8))
+        bytes += payload
+    }
 }
