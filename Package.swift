@@ -196,7 +196,7 @@ if Context.environment["PCMD_FUZZ"] == "1" {
             path: "fuzz/Sources/fuzz-session", swiftSettings: strictSettings),
         .executableTarget(name: "fuzz-shm", dependencies: ["FuzzSupport", "PCMDaemon", "PCMBufferCore", "ALSA", "CLinux"],
                           path: "fuzz/Sources/fuzz-shm", swiftSettings: strictSettings),
-        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", "PCMDaemon"],
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", "PCMDaemon", "PCMBufferCore"],
                           path: "fuzz/Sources/fuzz-config", swiftSettings: strictSettings),
     ]
 }
