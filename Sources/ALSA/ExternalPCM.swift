@@ -10,7 +10,9 @@
 //   application (aplay) that mixes its trigger stamp with gettimeofday prints absurd underrun
 //   lengths when the flag is set.
 // mmap_rw is 0: alsa-lib hands every write (RW or MMAP access) to `transfer`, which the driver
-// copies straight into its own ring, so the plugin needs no copy thread.
+// copies straight into its own ring, so the plugin needs no copy thread. Interleaved frames go to
+// the driver in place; non-interleaved ones (one area per channel) pass through a small
+// interleaving chunk, since drivers take interleaved frames only.
 
 import CALSA
 import Glibc
@@ -46,6 +48,12 @@ final class ExternalPCM {
     private var lastPosition: UInt = 0
     private var boundary: UInt64 = .max
     private var bytesPerFrame = 0
+    private var bytesPerSample = 0
+    private var channels = 0
+    /// Non-interleaved access: frames are gathered here (playback) or scattered from here
+    /// (capture) in chunks, since the driver's ring is interleaved. Allocated at hw_params.
+    private var interleaveScratch: UnsafeMutableRawBufferPointer?
+    static let interleaveChunkFrames = 1024
 
     private init(driver: any ExternalPCMDriver, direction: ExternalPCMDirection, name: String) {
         self.driver = driver
@@ -56,6 +64,7 @@ final class ExternalPCM {
     }
 
     deinit {
+        interleaveScratch?.deallocate()
         io.deinitialize(count: 1)
         io.deallocate()
         free(name)
@@ -94,7 +103,8 @@ final class ExternalPCM {
         func check(_ result: Int32) throws(ExternalPCMError) {
             if result < 0 { throw ExternalPCMError(-result) }
         }
-        var access = [UInt32(SND_PCM_ACCESS_RW_INTERLEAVED.rawValue), UInt32(SND_PCM_ACCESS_MMAP_INTERLEAVED.rawValue)]
+        var access = [SND_PCM_ACCESS_RW_INTERLEAVED, SND_PCM_ACCESS_MMAP_INTERLEAVED, SND_PCM_ACCESS_RW_NONINTERLEAVED,
+                      SND_PCM_ACCESS_MMAP_NONINTERLEAVED].map { UInt32($0.rawValue) }
         try check(snd_pcm_ioplug_set_param_list(io, Int32(SND_PCM_IOPLUG_HW_ACCESS), UInt32(access.count), &access))
         var formats = capabilities.formats.map { UInt32(bitPattern: $0.alsaFormat.rawValue) }
         try check(snd_pcm_ioplug_set_param_list(io, Int32(SND_PCM_IOPLUG_HW_FORMAT), UInt32(formats.count), &formats))
@@ -116,8 +126,16 @@ final class ExternalPCM {
         guard let format = SampleFormat(alsaFormat: value.format) else { return -EINVAL }
         let setup = ExternalPCMSetup(format: format, channels: Int(value.channels), rate: Int(value.rate),
                                      periodFrames: Int(value.period_size), bufferFrames: Int(value.buffer_size),
-                                     mmapAccess: value.access == SND_PCM_ACCESS_MMAP_INTERLEAVED)
+                                     mmapAccess: value.access == SND_PCM_ACCESS_MMAP_INTERLEAVED
+                                         || value.access == SND_PCM_ACCESS_MMAP_NONINTERLEAVED)
         bytesPerFrame = setup.bytesPerFrame
+        bytesPerSample = format.bytesPerSample
+        channels = setup.channels
+        interleaveScratch?.deallocate()
+        interleaveScratch = nil
+        if value.access == SND_PCM_ACCESS_RW_NONINTERLEAVED || value.access == SND_PCM_ACCESS_MMAP_NONINTERLEAVED {
+            interleaveScratch = .allocate(byteCount: Self.interleaveChunkFrames * bytesPerFrame, alignment: 16)
+        }
         // alsa-lib's own rule (snd_pcm_hw_params): the largest buffer-size multiple of a power of
         // two that stays below LONG_MAX. sw_params reports the same value again.
         var wrap = UInt64(max(setup.bufferFrames, 1))
@@ -161,16 +179,65 @@ final class ExternalPCM {
     }
 
     func transfer(_ areas: UnsafePointer<snd_pcm_channel_area_t>?, offset: snd_pcm_uframes_t, size: snd_pcm_uframes_t) -> snd_pcm_sframes_t {
-        guard let area = areas?.pointee, let base = area.addr, bytesPerFrame > 0, Int(area.step) == bytesPerFrame * 8, area.first % 8 == 0 else {
-            return snd_pcm_sframes_t(-EINVAL)
-        }
-        let start = base + Int(area.first / 8) + Int(offset) * bytesPerFrame
-        let bytes = UnsafeMutableRawBufferPointer(start: start, count: Int(size) * bytesPerFrame)
+        guard let areas, bytesPerFrame > 0, channels > 0 else { return snd_pcm_sframes_t(-EINVAL) }
         do throws(ExternalPCMError) {
-            return snd_pcm_sframes_t(try driver.transfer(bytes, frames: Int(size)))
+            // Interleaved (RW or MMAP): the frames are contiguous, hand them over in place.
+            let first = areas.pointee
+            if interleaveScratch == nil {
+                guard let base = first.addr, Int(first.step) == bytesPerFrame * 8, first.first % 8 == 0 else { throw ExternalPCMError(EINVAL) }
+                let start = base + Int(first.first / 8) + Int(offset) * bytesPerFrame
+                return snd_pcm_sframes_t(try driver.transfer(UnsafeMutableRawBufferPointer(start: start, count: Int(size) * bytesPerFrame),
+                                                             frames: Int(size)))
+            }
+            return snd_pcm_sframes_t(try transferNonInterleaved(areas, offset: Int(offset), frames: Int(size)))
         } catch {
             if error.code == ENODEV { _ = snd_pcm_ioplug_set_state(io, SND_PCM_STATE_DISCONNECTED) }
             return snd_pcm_sframes_t(-error.code)
+        }
+    }
+
+    /// One area per channel: gathers chunks into the scratch and hands them to the driver
+    /// (playback), or takes chunks from the driver and scatters them (capture).
+    private func transferNonInterleaved(_ areas: UnsafePointer<snd_pcm_channel_area_t>, offset: Int, frames: Int) throws(ExternalPCMError) -> Int {
+        guard let scratch = interleaveScratch else { throw ExternalPCMError(EINVAL) }
+        for channel in 0..<channels {
+            let area = areas[channel]
+            guard area.addr != nil, area.first % 8 == 0, area.step % 8 == 0, Int(area.step) >= bytesPerSample * 8 else { throw ExternalPCMError(EINVAL) }
+        }
+        var done = 0
+        while done < frames {
+            let count = min(Self.interleaveChunkFrames, frames - done)
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: scratch[..<(count * bytesPerFrame)])
+            if direction == .playback { copyChannels(areas, frame: offset + done, count: count, gatheringInto: chunk) }
+            let moved = try driver.transfer(chunk, frames: count)
+            if direction == .capture { copyChannels(areas, frame: offset + done, count: moved, scatteringFrom: chunk) }
+            done += moved
+            if moved < count { break }
+        }
+        return done
+    }
+
+    private func copyChannels(_ areas: UnsafePointer<snd_pcm_channel_area_t>, frame: Int, count: Int,
+                              gatheringInto chunk: UnsafeMutableRawBufferPointer) {
+        for channel in 0..<channels {
+            let area = areas[channel]
+            let step = Int(area.step / 8)
+            let source = area.addr! + Int(area.first / 8) + frame * step
+            for index in 0..<count {
+                (chunk.baseAddress! + index * bytesPerFrame + channel * bytesPerSample).copyMemory(from: source + index * step, byteCount: bytesPerSample)
+            }
+        }
+    }
+
+    private func copyChannels(_ areas: UnsafePointer<snd_pcm_channel_area_t>, frame: Int, count: Int,
+                              scatteringFrom chunk: UnsafeMutableRawBufferPointer) {
+        for channel in 0..<channels {
+            let area = areas[channel]
+            let step = Int(area.step / 8)
+            let destination = area.addr! + Int(area.first / 8) + frame * step
+            for index in 0..<count {
+                (destination + index * step).copyMemory(from: chunk.baseAddress! + index * bytesPerFrame + channel * bytesPerSample, byteCount: bytesPerSample)
+            }
         }
     }
 

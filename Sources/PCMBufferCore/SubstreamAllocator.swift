@@ -284,4 +284,16 @@ public struct SubstreamStatus: Hashable, Sendable {
     public var runtimeBytes: ByteCount?
     /// The hw_params buffer limit; `nil` is unlimited.
     public var bufferBytesMax: ByteCount?
+
+    public init(bufferType: BufferType?, preallocatedBytes: ByteCount, hasPreallocatedBuffer: Bool, preallocationMax: ByteCount,
+                hasProcEntry: Bool, isOpen: Bool, runtimeBytes: ByteCount?, bufferBytesMax: ByteCount?) {
+        self.bufferType = bufferType
+        self.preallocatedBytes = preallocatedBytes
+        self.hasPreallocatedBuffer = hasPreallocatedBuffer
+        self.preallocationMax = preallocationMax
+        self.hasProcEntry = hasProcEntry
+        self.isOpen = isOpen
+        self.runtimeBytes = runtimeBytes
+        self.bufferBytesMax = bufferBytesMax
+    }
 }

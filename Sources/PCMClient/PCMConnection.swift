@@ -6,6 +6,7 @@
 @preconcurrency import Glibc
 #endif
 import PCMClientCore
+import PCMBufferCore
 import PCMProtocol
 import Synchronization
 import SystemPackage
@@ -154,6 +155,20 @@ public final class PCMConnection: Sendable {
         let reply = try await core.request(.listStreams)
         guard case .streamList(let streams) = reply.message else { throw .unexpectedReply(reply.message.type) }
         return streams
+    }
+
+    /// The daemon's allocator: every card's total against its limit, every device substream
+    /// and every open client substream (`pcmctl memory`).
+    public func memory() async throws(PCMClientError) -> MemoryListing {
+        let reply = try await core.request(.listMemory)
+        guard case .memoryList(let listing) = reply.message else { throw .unexpectedReply(reply.message.type) }
+        return listing
+    }
+
+    /// Writes `kibibytes` to a substream's `prealloc`, with the kernel's rules (`pcmctl
+    /// prealloc`). Only the daemon's own user and root may.
+    public func setPreallocation(_ substream: SubstreamID, kibibytes: UInt64) async throws(PCMClientError) {
+        try await expectOK(core.request(.setPreallocation(SetPreallocation(substream: substream, kibibytes: kibibytes))))
     }
 
     /// Sets the volume of any stream (this client's or, if allowed, another's).

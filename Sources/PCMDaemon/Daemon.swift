@@ -91,7 +91,7 @@ public struct Daemon: Sendable {
         // Last in the group, so it is the first to stop: clients are told before devices drain.
         let engine = ServerEngine(playback: playbackProcessor, capture: captureProcessor, controls: controls,
                                   deviceName: playbackName, layout: layout, rate: config.rate,
-                                  periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames)
+                                  periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames, allocator: allocator)
         var inheritedFD: Int32?
         if let socket = consume inheritedSocket {
             logger.info("serving the socket systemd passed", metadata: ["socket.path": "\(socket.boundPath() ?? "-")"])

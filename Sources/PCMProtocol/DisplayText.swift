@@ -8,7 +8,10 @@
 // What is escaped: every C0 control (U+0000 ... U+001F), DEL (U+007F), every C1 control
 // (U+0080 ... U+009F, which some terminals still act on: U+009B is a one-byte CSI), and the
 // Unicode line and paragraph separators (U+2028, U+2029), which some log viewers and editors
-// treat as line breaks. The backslash is escaped too, so an escape in the output always came
+// treat as line breaks, and the bidirectional formatting characters (U+200E, U+200F, U+202A ...
+// U+202E, U+2066 ... U+2069), which make a terminal or viewer show text in another order than it
+// was written: a name could make the rest of its line read backwards or pose as another column
+// ("Trojan Source"). The backslash is escaped too, so an escape in the output always came
 // from the escaping and never from the peer: `a\nb` in a log is a newline, `a\\nb` a backslash.
 // Everything else, including non-ASCII letters, passes through unchanged.
 
@@ -18,6 +21,7 @@ public enum DisplayText {
     public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x5C: true
+        case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
         default: false
         }
     }

@@ -44,6 +44,12 @@ public enum Message: Hashable, Sendable {
     case listStreams
     /// Daemon → client: every stream of every client.
     case streamList([StreamInfo])
+    /// Client → daemon. Reply: ``memoryList(_:)``.
+    case listMemory
+    /// Daemon → client: the allocator's cards and substreams.
+    case memoryList(MemoryListing)
+    /// Client → daemon: change a substream's preallocation. Reply: ``ok`` or an error.
+    case setPreallocation(SetPreallocation)
 
     /// The header type byte for this message.
     public var type: MessageType {
@@ -67,6 +73,9 @@ public enum Message: Hashable, Sendable {
         case .deviceList: .deviceList
         case .listStreams: .listStreams
         case .streamList: .streamList
+        case .listMemory: .listMemory
+        case .memoryList: .memoryList
+        case .setPreallocation: .setPreallocation
         }
     }
 }
@@ -172,7 +181,9 @@ extension Message {
         case .setMasterVolume(let payload), .masterVolumeChanged(let payload): try payload.encode(to: &writer)
         case .deviceList(let devices): try writer.list(devices, field: "devices")
         case .streamList(let streams): try writer.list(streams, field: "streams")
-        case .ok, .closeStream, .pause, .resume, .drain, .drained, .listDevices, .listStreams:
+        case .memoryList(let listing): try listing.encode(to: &writer)
+        case .setPreallocation(let payload): try payload.encode(to: &writer)
+        case .ok, .closeStream, .pause, .resume, .drain, .drained, .listDevices, .listStreams, .listMemory:
             break
         }
     }
@@ -201,6 +212,9 @@ extension Message {
         case .listStreams: return .listStreams
         case .streamList:
             return .streamList(try reader.list(of: StreamInfo.self, minimumEntryBytes: StreamInfo.minimumBytes))
+        case .listMemory: return .listMemory
+        case .memoryList: return .memoryList(try MemoryListing(from: &reader))
+        case .setPreallocation: return .setPreallocation(try SetPreallocation(from: &reader))
         }
     }
 }
@@ -211,6 +225,7 @@ extension Message: CustomStringConvertible {
         switch self {
         case .deviceList(let devices): "deviceList(\(devices.count) devices)"
         case .streamList(let streams): "streamList(\(streams.count) streams)"
+        case .memoryList(let listing): "memoryList(\(listing.substreams.count) substreams)"
         case .error(let reply): "error(\(reply))"
         default: "\(type)"
         }

@@ -57,15 +57,21 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     case listStreams = 0x42
     /// Daemon → client: the answer to `listStreams`.
     case streamList = 0x43
+    /// Client → daemon: describe the allocator: every card's total, every substream.
+    case listMemory = 0x44
+    /// Daemon → client: the answer to `listMemory`.
+    case memoryList = 0x45
+    /// Client → daemon: write a substream's `prealloc`, with the kernel's rules.
+    case setPreallocation = 0x46
 
     /// Which side may send this message.
     public var sender: Sender {
         switch self {
         case .hello, .openStream, .closeStream, .pause, .resume, .drain,
-             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams:
+             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation:
             .client
         case .welcome, .ok, .error, .streamOpened, .drained,
-             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList:
+             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList:
             .daemon
         }
     }
@@ -74,7 +80,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     public var isRequest: Bool {
         switch self {
         case .hello, .openStream, .closeStream, .pause, .resume, .drain,
-             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams:
+             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation:
             true
         default:
             false
@@ -90,7 +96,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .ok, .error:
             .optional
         case .hello, .welcome, .openStream, .setMasterVolume, .masterVolumeChanged,
-             .listDevices, .deviceList, .listStreams, .streamList:
+             .listDevices, .deviceList, .listStreams, .streamList, .listMemory, .memoryList, .setPreallocation:
             .forbidden
         }
     }
@@ -147,6 +153,9 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .deviceList: "deviceList"
         case .listStreams: "listStreams"
         case .streamList: "streamList"
+        case .listMemory: "listMemory"
+        case .memoryList: "memoryList"
+        case .setPreallocation: "setPreallocation"
         }
     }
 }

@@ -134,6 +134,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The client asked for more streams than the daemon lets one connection hold
     /// (`max-streams-per-client`); close one first (version 2).
     public static let tooManyClientStreams = ErrorCode(rawValue: 21)
+    /// The allocator refused a `setPreallocation` by the kernel's rules (the substream is open,
+    /// the size is below 8 KiB or above `prealloc_max`, the card limit); the text says which.
+    public static let memoryRefused = ErrorCode(rawValue: 22)
 
     /// Every code this version names, in numeric order.
     public static let known: [ErrorCode] = [
@@ -141,7 +144,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         .unexpectedMessage, .accessDenied, .unsupportedFormat, .tooManyStreams, .noSuchStream,
         .noSuchDevice, .creditExceeded, .misalignedData, .invalidArgument, .deviceUnavailable,
         .shuttingDown, .tooSlow, .internalError, .tooManyClients, .timedOut, .sharedMemoryViolation,
-        .tooManyClientStreams,
+        .tooManyClientStreams, .memoryRefused,
     ]
 
     /// A short name for logs and tool output (`code 99` for codes this version does not name).
@@ -168,6 +171,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case 19: "timed out"
         case 20: "shared memory violation"
         case 21: "too many streams on this connection"
+        case 22: "memory refused"
         default: "code \(rawValue)"
         }
     }

@@ -1,5 +1,6 @@
 // pcmctl: inspects and controls a running pcmd daemon: lists its devices and every client's
-// streams (format, latency, position, xruns, volume) and sets stream and master volumes.
+// streams (format, latency, position, xruns, volume), sets stream and master volumes, and shows and
+// changes the buffer memory the daemon's allocator manages (MemoryCommands.swift).
 
 #if canImport(Glibc)
 import Glibc
@@ -21,8 +22,10 @@ struct PCMCtl: AsyncParsableCommand {
               pcmctl volume 7 50%
               pcmctl volume 7 --mute
               pcmctl master 0.8
+              pcmctl memory
+              pcmctl prealloc card0/pcm0p/sub0 128K
             """,
-        subcommands: [Devices.self, Streams.self, StreamVolume.self, MasterVolumeCommand.self],
+        subcommands: [Devices.self, Streams.self, StreamVolume.self, MasterVolumeCommand.self, Memory.self, Prealloc.self],
         defaultSubcommand: Streams.self
     )
 }

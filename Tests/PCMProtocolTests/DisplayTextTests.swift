@@ -14,7 +14,9 @@ struct DisplayTextTests {
         #expect(DisplayText.escaped(#"a\nb"#) == #"a\\nb"#, "a literal backslash cannot pass for an escape")
     }
 
-    @Test("other controls, DEL and the Unicode separators become \\u{XX}", arguments: [
+    @Test("other controls, DEL, the Unicode separators and the bidi controls become \\u{XX}", arguments: [
+        ("\u{200E}", #"\u{200E}"#), ("\u{200F}", #"\u{200F}"#), ("\u{202A}", #"\u{202A}"#), ("\u{202E}", #"\u{202E}"#),
+        ("\u{2066}", #"\u{2066}"#), ("\u{2069}", #"\u{2069}"#),
         ("\0", #"\u{0}"#), ("\u{07}", #"\u{7}"#), ("\u{1B}", #"\u{1B}"#), ("\u{1F}", #"\u{1F}"#), ("\u{7F}", #"\u{7F}"#),
         ("\u{80}", #"\u{80}"#), ("\u{85}", #"\u{85}"#), ("\u{9B}", #"\u{9B}"#), ("\u{9F}", #"\u{9F}"#),
         ("\u{2028}", #"\u{2028}"#), ("\u{2029}", #"\u{2029}"#),

@@ -33,6 +33,26 @@ import Testing
         #expect(Array(bytes.dropFirst(WireLimits.headerBytes)) == [0x04, 0x03, 0x02, 0x01, 0x02, 0x00, 0x61, 0x62])
     }
 
+    @Test func setPreallocation_isPinnedByteForByte() throws {
+        let bytes = try Envelope(.setPreallocation(SetPreallocation(
+            substream: SubstreamID(card: 2, device: 1, direction: .capture, subdevice: 3), kibibytes: 128)), tag: 9).encoded()
+        #expect(Array(bytes[5...5]) == [0x46])
+        #expect(Array(bytes[WireLimits.headerBytes...]) == [2, 0, 0, 0, 1, 0, 0, 0, 1, 3, 0, 0, 0, 128, 0, 0, 0, 0, 0, 0, 0])
+    }
+
+    @Test func memoryList_refusesUnknownBufferTypesAndFlags() throws {
+        var bytes = try Envelope(.memoryList(SampleMessages.memory), tag: 1).encoded()
+        // The first substream's buffer type byte follows the limit (8), the card count (2), two
+        // cards (2 × 12), the substream count (2) and its name (13).
+        let typeOffset = WireLimits.headerBytes + 8 + 2 + 24 + 2 + 13
+        #expect(bytes[typeOffset] == UInt8(BufferType.continuous.rawValue))
+        bytes[typeOffset] = 42
+        #expect(throws: ProtocolError.invalidValue(.memoryList, field: "bufferType", value: 42)) { try Envelope.decode(bytes) }
+        bytes[typeOffset] = 1
+        bytes[typeOffset + 1] = 0b1000
+        #expect(throws: ProtocolError.invalidValue(.memoryList, field: "flags", value: 8)) { try Envelope.decode(bytes) }
+    }
+
     @Test func openStream_isPinnedByteForByte() throws {
         let open = OpenStream(
             direction: .playback, format: StreamFormat(.s16, rate: 48_000, channels: 2),

@@ -23,6 +23,17 @@ enum SampleMessages {
         position: 1 << 40, xruns: 0, volume: Volume(level: 1, muted: true), state: .draining
     )
 
+    static let memory = MemoryListing(
+        cardLimit: ByteCount.mebibytes(32), cards: [CardUsage(card: 0, bytesInUse: ByteCount(65_536)), CardUsage(card: 100, bytesInUse: .zero)],
+        substreams: [
+            SubstreamMemory(substream: SubstreamID(card: 0, device: 0, direction: .playback, subdevice: 0), status: SubstreamStatus(
+                bufferType: .continuous, preallocatedBytes: ByteCount(65_536), hasPreallocatedBuffer: true, preallocationMax: ByteCount(65_536),
+                hasProcEntry: true, isOpen: true, runtimeBytes: ByteCount(12_288), bufferBytesMax: nil)),
+            SubstreamMemory(substream: SubstreamID(card: 101, device: 0, direction: .capture, subdevice: 31), status: SubstreamStatus(
+                bufferType: nil, preallocatedBytes: .zero, hasPreallocatedBuffer: false, preallocationMax: .zero,
+                hasProcEntry: false, isOpen: false, runtimeBytes: nil, bufferBytesMax: nil)),
+        ])
+
     static let all: [Envelope] = [
         Envelope(.hello(Hello(pid: 1234, clientName: "pcmplay")), tag: 1),
         Envelope(.hello(Hello(pid: .max, clientName: "")), tag: .max),
@@ -58,6 +69,11 @@ enum SampleMessages {
         Envelope(.listStreams, tag: 15),
         Envelope(.streamList([stream]), tag: 15),
         Envelope(.streamList([]), tag: 15),
+        Envelope(.listMemory, tag: 16),
+        Envelope(.memoryList(memory), tag: 16),
+        Envelope(.memoryList(MemoryListing(cardLimit: nil, cards: [], substreams: [])), tag: 16),
+        Envelope(.setPreallocation(SetPreallocation(substream: SubstreamID(card: 0, device: 0, direction: .capture, subdevice: 0),
+                                                    kibibytes: 128)), tag: 17),
     ]
 
     /// The samples small enough to truncate at every length in reasonable time (all of them,

@@ -122,7 +122,10 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         slot.periodFilled = filled
         var current = state
         if current == .prefilling, filled >= slot.startThreshold, slot.markStarted() { current = .active }
-        if current != .draining { slot.periodDrainTarget = nil }
+        if current != .draining {
+            slot.periodDrainTarget = nil
+            slot.periodDrainTail = nil
+        }
         switch current {
         case .active:
             return min(filled, frames)
@@ -193,7 +196,15 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
             slot.record(moved: Int(taken), at: now)
         }
         if state == .draining, let target = slot.periodDrainTarget, slot.periodPosition == target {
-            if slot.markDrained() { rare = true }
+            // The last frame is in the device buffer, a whole buffer behind what plays now: the
+            // drain is complete once the device has taken that much more (issue 12: `drained`
+            // came a device buffer before the end was heard).
+            if let tail = slot.periodDrainTail {
+                slot.periodDrainTail = tail > UInt64(frames.value) ? tail - UInt64(frames.value) : 0
+            } else {
+                slot.periodDrainTail = deviceBuffer > UInt64(frames.value) ? deviceBuffer - UInt64(frames.value) : 0
+            }
+            if slot.periodDrainTail == 0, slot.markDrained() { rare = true }
         } else if state == .active, taken < UInt64(frames.value) {
             let count = slot.underrunCount.add(1, ordering: .relaxed).newValue
             memory.publishUnderruns(UInt64(count))

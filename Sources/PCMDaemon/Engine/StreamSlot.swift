@@ -53,6 +53,9 @@ public final class StreamSlot: @unchecked Sendable {
     nonisolated(unsafe) var periodFilled: UInt64 = 0
     /// The client position seen when the drain began, once the audio thread has seen it.
     nonisolated(unsafe) var periodDrainTarget: UInt64?
+    /// Once the drain target was mixed: device frames still to be written after it before its
+    /// last frame has left the device buffer (and been heard).
+    nonisolated(unsafe) var periodDrainTail: UInt64?
     /// The state last published in the header, so it is stored only when it changes.
     nonisolated(unsafe) var periodPublishedState: SharedStreamState = .setup
 
@@ -124,6 +127,7 @@ public final class StreamSlot: @unchecked Sendable {
         periodPosition = 0
         periodClockSequence = 0
         periodDrainTarget = nil
+        periodDrainTail = nil
         periodPublishedState = .setup
         framesMoved.store(0, ordering: .relaxed)
         underrunCount.store(0, ordering: .relaxed)

@@ -74,9 +74,13 @@ public struct ServerEngine: Sendable {
     public var rate: Int
     public var periodFrames: Int
     public var bufferFrames: Int
+    /// The allocator behind the devices' and the clients' buffers, for `listMemory` and
+    /// `setPreallocation`; nil in tests that serve without one.
+    public var allocator: SubstreamAllocator?
 
     public init(playback: PlaybackProcessor?, capture: CaptureProcessor?, controls: [DeviceControl], deviceName: String,
-                layout: FrameLayout, rate: Int, periodFrames: Int, bufferFrames: Int) {
+                layout: FrameLayout, rate: Int, periodFrames: Int, bufferFrames: Int, allocator: SubstreamAllocator? = nil) {
+        self.allocator = allocator
         self.playback = playback
         self.capture = capture
         self.controls = controls

@@ -133,9 +133,57 @@ extension SocketServer {
             reply(.deviceList([deviceInfo]), .connection)
         case .listStreams:
             reply(.streamList(streamInfos), .connection)
+        case .listMemory:
+            guard let allocator = engine.allocator else {
+                refuse(.internalError, "this daemon serves without an allocator")
+                return
+            }
+            reply(.memoryList(Self.memoryListing(allocator.report())), .connection)
+        case .setPreallocation(let request):
+            // Memory is the machine's, not the client's: only the daemon's own user (and root)
+            // may move it, as only root may write /proc/asound/.../prealloc.
+            guard session.peer.uid == 0 || session.peer.uid == getuid() else {
+                refuse(.accessDenied, "only root or the daemon's own user may change a preallocation")
+                return
+            }
+            guard let allocator = engine.allocator else {
+                refuse(.internalError, "this daemon serves without an allocator")
+                return
+            }
+            do throws(PCMMemoryError) {
+                guard let kibibytes = Int(exactly: request.kibibytes) else { throw .procValueNotANumber(String(request.kibibytes)) }
+                try allocator.writeProcPrealloc(substream: request.substream, kibibytes: kibibytes)
+                reply(.ok, .connection)
+                logger.notice("preallocation changed", metadata: [
+                    "substream": "\(request.substream)", "prealloc.kibibytes": "\(kibibytes)", "client.name": "\(session.clientName)",
+                ])
+            } catch {
+                refuse(.memoryRefused, "\(error) (\(Self.errnoName(-error.kernelErrno)))")
+            }
         case .welcome, .ok, .error, .streamOpened, .drained,
-             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList:
+             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList:
             return  // refused above by sender
+        }
+    }
+
+    /// The allocator's report as `memoryList` carries it: every device substream, and the
+    /// client substreams that are open (a closed client slot holds no memory).
+    static func memoryListing(_ report: AllocatorReport) -> MemoryListing {
+        let substreams = report.substreams
+            .filter { $0.id.card < Daemon.clientCardBase || $0.status.isOpen }
+            .map { SubstreamMemory(substream: $0.id, status: $0.status) }
+        return MemoryListing(cardLimit: report.cardLimit, cards: report.cards, substreams: substreams)
+    }
+
+    /// The symbolic name of the errno values the allocator's refusals use.
+    static func errnoName(_ code: Int32) -> String {
+        switch code {
+        case EBUSY: "EBUSY"
+        case EINVAL: "EINVAL"
+        case ENOMEM: "ENOMEM"
+        case ENODEV: "ENODEV"
+        case ENXIO: "ENXIO"
+        default: "errno \(code)"
         }
     }
 
