@@ -178,3 +178,25 @@ let package = Package(
         ),
     ]
 )
+
+// The libFuzzer targets (docs/fuzzing.md): declared only when PCMD_FUZZ=1, as `scripts/fuzz`
+// sets it. Their main hands over to libFuzzer's driver, so they link only with
+// `-sanitize=fuzzer`, in their own build directory; ordinary builds and tests never see them.
+// Each is built with testing enabled so that it can reach the daemon's internal seams.
+if Context.environment["PCMD_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "CLibFuzzer", path: "fuzz/Sources/CLibFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "fuzz/Sources/FuzzSupport", swiftSettings: strictSettings),
+        .executableTarget(name: "fuzz-protocol", dependencies: ["FuzzSupport", "PCMProtocol", "PCMBufferCore"],
+                          path: "fuzz/Sources/fuzz-protocol", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fuzz-session",
+            dependencies: ["FuzzSupport", "PCMDaemon", "PCMProtocol", "PCMBufferCore", "ALSA",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "fuzz/Sources/fuzz-session", swiftSettings: strictSettings),
+        .executableTarget(name: "fuzz-shm", dependencies: ["FuzzSupport", "PCMDaemon", "PCMBufferCore", "ALSA", "CLinux"],
+                          path: "fuzz/Sources/fuzz-shm", swiftSettings: strictSettings),
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", "PCMDaemon", "PCMBufferCore"],
+                          path: "fuzz/Sources/fuzz-config", swiftSettings: strictSettings),
+    ]
+}

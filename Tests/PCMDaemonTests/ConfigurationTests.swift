@@ -129,6 +129,20 @@ struct ConfigurationTests {
         #expect(policy.allows(PeerCredentials(pid: 1, uid: 0, gid: 0)))
     }
 
+    // Found by fuzz-config: the buffer's size in bytes was multiplied out before validation
+    // (to raise the default prealloc) and again in it, so these values trapped on overflow.
+    @Test("sizes whose bytes overflow are rejected naming the value, not a trap", arguments: [
+        "period = -2080000000000000002",
+        "period = 4611686018427387904\nperiods = 4",
+        "buffer = 4611686018427387904",
+        "buffer = 9223372036854775807\nchannels = 64\nformat = s32",
+        "buffer = 4611686018427387904\nprealloc = 65536",
+    ])
+    func overflowingSizes(text: String) throws {
+        let settings = try ConfigurationSettings(parsing: text, file: "t.conf")
+        #expect(throws: ConfigurationError.self) { try settings.configuration() }
+    }
+
     @Test("a sink without capture is a conflict")
     func sinkNeedsCapture() {
         var settings = ConfigurationSettings()

@@ -143,8 +143,8 @@ public struct ConfigurationSettings: Sendable, Equatable {
         }
         // A preallocation that is too small for an explicitly sized buffer grows to fit, as
         // the kernel's prealloc file would be raised by hand: only an explicit prealloc is a limit.
-        if values["prealloc"] == nil, config.channels >= 1 {
-            let needed = config.requestedBufferFrames * config.format.bytesPerSample * config.channels
+        // Nothing is validated yet: a size that overflows is left for validate() to name.
+        if values["prealloc"] == nil, config.channels >= 1, let needed = config.requestedBufferBytes {
             config.preallocationBytes = max(config.preallocationBytes, needed)
         }
         try config.validate()

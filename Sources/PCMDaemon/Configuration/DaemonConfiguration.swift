@@ -141,6 +141,23 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The device buffer in frames: the explicit value or period × periods.
     public var requestedBufferFrames: Int { bufferFrames ?? periodFrames * periods }
 
+    /// The device buffer in bytes at this format and channel count, or nil when the product
+    /// does not fit an `Int`. Overflow-checked because it is computed from values not yet
+    /// validated (the prealloc default is raised from it before `validate()`), and a config
+    /// file or command line saying `period = -2080000000000000002` or `buffer = 2^62` must get
+    /// an error naming the value, not a trap (the config fuzzer found both).
+    public var requestedBufferBytes: Int? {
+        var frames = bufferFrames ?? 0
+        if bufferFrames == nil {
+            let (product, overflow) = periodFrames.multipliedReportingOverflow(by: periods)
+            if overflow { return nil }
+            frames = product
+        }
+        let (perFrame, overflowFrame) = format.bytesPerSample.multipliedReportingOverflow(by: channels)
+        let (bytes, overflowBytes) = frames.multipliedReportingOverflow(by: perFrame)
+        return overflowFrame || overflowBytes ? nil : bytes
+    }
+
     /// The frame layout of the device's interleaved buffer.
     public var layout: FrameLayout { FrameLayout(format: format, channels: channels) }
 
@@ -158,7 +175,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
                       "at least two periods (\(2 * periodFrames) frames)")
         }
         try check(preallocationBytes >= 16 * 1024, "prealloc", preallocationBytes, "at least 16384 bytes")
-        let needed = requestedBufferFrames * format.bytesPerSample * channels
+        // The period and periods are in range here, but an explicit buffer may be any Int.
+        guard let needed = requestedBufferBytes else {
+            throw .invalidValue(key: "buffer", value: String(requestedBufferFrames),
+                                expected: "a buffer that fits the \(preallocationBytes)-byte preallocation")
+        }
         try check(needed <= preallocationBytes, "buffer", requestedBufferFrames,
                   "a buffer that fits the \(preallocationBytes)-byte preallocation (raise prealloc to \(needed))")
         try check((1...1024).contains(maxStreams), "max-streams", maxStreams, "1 to 1024 streams")

@@ -212,6 +212,21 @@ final class ClientSession {
         return true
     }
 
+    /// Takes every queued byte out as a client that reads everything would, and closes the
+    /// descriptors that would have gone with them; returns the bytes and how many descriptors
+    /// there were. The session fuzzer (fuzz/Sources/fuzz-session) reads replies through this
+    /// instead of a socket; the server itself always sends with `flush`.
+    func takeQueuedOutput() -> (bytes: [UInt8], descriptors: Int) {
+        let bytes = Array(output[sent...])
+        let descriptors = pendingDescriptors
+        for attachment in attachments { attachment.close() }
+        attachments.removeAll()
+        output.removeAll(keepingCapacity: true)
+        sent = 0
+        stalledSince = nil
+        return (bytes, descriptors)
+    }
+
     /// Drops bytes already sent from the front of the output, keeping the attachments' offsets
     /// true. Called when much has been sent but the socket is still backed up.
     func compactOutput() {

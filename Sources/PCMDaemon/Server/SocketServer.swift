@@ -165,11 +165,15 @@ public final class SocketServer: @unchecked Sendable {
                                       text: "uid \(peer.uid) already has \(fromUser) connections, its limit (max-clients-per-user)"))
                 continue
             }
-            let session = ClientSession(fd: fd, peer: peer, now: MonotonicClock.nanoseconds())
-            sessions[fd] = session
-            watchStepDeadline(of: session)
+            admit(ClientSession(fd: fd, peer: peer, now: MonotonicClock.nanoseconds()))
             logger.info("client connected", metadata: ["peer.uid": "\(peer.uid)", "peer.pid": "\(peer.pid)"])
         }
+    }
+
+    /// Starts serving an accepted, vetted connection: its hello deadline runs from now.
+    func admit(_ session: ClientSession) {
+        sessions[session.fd] = session
+        watchStepDeadline(of: session)
     }
 
     /// Tells a refused peer why, without waiting for it, and closes the connection.
@@ -219,16 +223,26 @@ public final class SocketServer: @unchecked Sendable {
                 drop(session, reason: String(cString: strerror(code)))
                 return
             }
-            // Even at the end of the stream: a client may send its last requests and shut its
-            // side down at once, and each of them still gets its reply.
-            let handled = handleBuffered(session, now: now)
-            trackPartialMessage(of: session, handled: handled, now: now)
-            if case .endOfStream = outcome {
-                finishAfterEndOfStream(session, now: now)
-                return
-            }
-            if handled == 0 { return }
+            var endOfStream = false
+            if case .endOfStream = outcome { endOfStream = true }
+            let handled = handleReceived(session, endOfStream: endOfStream, now: now)
+            if endOfStream || handled == 0 { return }
         }
+    }
+
+    /// Everything the server does with the bytes one read put into the session's framer, and
+    /// with the end of the client's stream: handles each whole message, restarts the clock on a
+    /// message left half-sent, and finishes a session whose client will send nothing more.
+    /// Returns how many messages were handled. Apart from `serviceInput`, the session fuzzer
+    /// (fuzz/Sources/fuzz-session) calls it, having put the bytes in the framer itself, so the
+    /// whole request path runs without a socket.
+    func handleReceived(_ session: ClientSession, endOfStream: Bool, now: UInt64) -> Int {
+        // Even at the end of the stream: a client may send its last requests and shut its
+        // side down at once, and each of them still gets its reply.
+        let handled = handleBuffered(session, now: now)
+        trackPartialMessage(of: session, handled: handled, now: now)
+        if endOfStream { finishAfterEndOfStream(session, now: now) }
+        return handled
     }
 
     /// Handles every whole message in the session's framer; returns how many there were.
@@ -286,7 +300,7 @@ public final class SocketServer: @unchecked Sendable {
 
     /// Closes, with `timedOut`, every session whose step deadline has passed, and notes the
     /// next deadline of the others.
-    private func expireStepDeadlines(now: UInt64) {
+    func expireStepDeadlines(now: UInt64) {
         let timeout = stepTimeoutNanoseconds
         var next = UInt64.max
         for session in Array(sessions.values) {
