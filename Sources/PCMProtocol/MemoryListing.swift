@@ -73,12 +73,16 @@ extension SubstreamMemory: WirePayload {
         let prealloc = try reader.uint64()
         let max = try reader.uint64()
         let runtime = try reader.uint64()
-        for (field, value) in [("prealloc", prealloc), ("max", max), ("runtime", runtime)] where value != .max && value > UInt64(Int.max) {
+        // u64::MAX means "none" for the runtime size only: prealloc and max of u64::MAX are out
+        // of range like any value above Int.max. (Exempting them too decoded u64::MAX as Int.max,
+        // which re-encodes as other bytes: fuzz-protocol found the non-canonical decode.)
+        for (field, value) in [("prealloc", prealloc), ("max", max), ("runtime", runtime)]
+        where value > UInt64(Int.max) && !(field == "runtime" && value == .max) {
             throw .invalidValue(reader.type, field: field, value: Int64(bitPattern: value))
         }
         status = SubstreamStatus(
-            bufferType: type, preallocatedBytes: ByteCount(Int(clamping: prealloc)), hasPreallocatedBuffer: flags & 0b100 != 0,
-            preallocationMax: ByteCount(Int(clamping: max)), hasProcEntry: flags & 0b010 != 0, isOpen: flags & 0b001 != 0,
+            bufferType: type, preallocatedBytes: ByteCount(Int(prealloc)), hasPreallocatedBuffer: flags & 0b100 != 0,
+            preallocationMax: ByteCount(Int(max)), hasProcEntry: flags & 0b010 != 0, isOpen: flags & 0b001 != 0,
             runtimeBytes: runtime == .max ? nil : ByteCount(Int(runtime)), bufferBytesMax: nil)
     }
 

@@ -218,6 +218,25 @@ import Testing
         #expect(bytes == [1, 2, 3])
     }
 
+    // Found by fuzz-protocol: a prealloc or max of u64::MAX (the "none" value of the runtime
+    // size only) decoded as Int.max, which re-encodes as 0x7FFF...: a non-canonical decode.
+    @Test(arguments: [UInt64(0x0102_0304_0506_0708), 0x0203_0405_0607_0809])
+    func memoryListPreallocOrMax_ofU64Max_isInvalid(marker: UInt64) throws {
+        let status = SubstreamStatus(
+            bufferType: .continuous, preallocatedBytes: ByteCount(Int(0x0102_0304_0506_0708)), hasPreallocatedBuffer: true,
+            preallocationMax: ByteCount(Int(0x0203_0405_0607_0809)), hasProcEntry: true, isOpen: false, runtimeBytes: nil,
+            bufferBytesMax: nil)
+        let listing = MemoryListing(cardLimit: nil, cards: [], substreams: [
+            SubstreamMemory(substream: SubstreamID(card: 0, device: 0, direction: .playback, subdevice: 0), status: status),
+        ])
+        var bytes = try Envelope(.memoryList(listing), tag: 1).encoded()
+        #expect(try Envelope.decode(bytes) == Envelope(.memoryList(listing), tag: 1))
+        let field = withUnsafeBytes(of: marker.littleEndian) { Array($0) }
+        let at = try #require((0...(bytes.count - 8)).first { Array(bytes[$0..<($0 + 8)]) == field })
+        bytes.replaceSubrange(at..<(at + 8), with: repeatElement(0xFF, count: 8))
+        #expect(throws: ProtocolError.self) { try Envelope.decode(bytes) }
+    }
+
     @Test func listTooLongForOnePayload_isRefusedByTheEncoder() {
         let many = [StreamInfo](repeating: SampleMessages.stream, count: 1000)
         #expect(throws: ProtocolError.self) { try Envelope(.streamList(many)).encoded() }

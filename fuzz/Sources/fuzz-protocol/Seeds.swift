@@ -41,6 +41,16 @@ let sampleEnvelopes: [Envelope] = [
     Envelope(.deviceList([device, device]), tag: 14),
     Envelope(.listStreams, tag: 15),
     Envelope(.streamList([streamInfo]), tag: 15),
+    Envelope(.listMemory, tag: 16),
+    Envelope(.memoryList(MemoryListing(
+        cardLimit: ByteCount.mebibytes(32), cards: [CardUsage(card: 0, bytesInUse: ByteCount(65_536))],
+        substreams: [
+            SubstreamMemory(substream: SubstreamID(card: 0, device: 0, direction: .playback, subdevice: 0), status: SubstreamStatus(
+                bufferType: .continuous, preallocatedBytes: ByteCount(65_536), hasPreallocatedBuffer: true,
+                preallocationMax: ByteCount(65_536), hasProcEntry: true, isOpen: true, runtimeBytes: ByteCount(12_288), bufferBytesMax: nil)),
+        ])), tag: 16),
+    Envelope(.setPreallocation(SetPreallocation(substream: SubstreamID(card: 0, device: 0, direction: .capture, subdevice: 0),
+                                                kibibytes: 128)), tag: 17),
 ]
 
 func protocolSeeds() -> [(name: String, bytes: [UInt8])] {

@@ -21,7 +21,8 @@
 // - no session holds more streams than its share, the server no more than its limit, and every
 //   stream a session holds has its slot and memory; a closing session holds none;
 // and after the input, once every session is dropped: every slot is free and the clients' cards
-// have no memory in use.
+// have no memory in use. (The device card's preallocation, which `setPreallocation` may move,
+// is put back after each input, so that every input starts from the same allocator.)
 
 import FuzzSupport
 import Logging
@@ -40,12 +41,19 @@ struct SessionWorld {
     let capture: SlotTable
     let server: SocketServer
     static let clientCards = [100, 101]
+    static let devicePreallocation = 64 * 1024
+    static let deviceSubstreams = [StreamDirection.playback, .capture].map { SubstreamID(card: 0, device: 0, direction: $0, subdevice: 0) }
 
     /// A small device (8 kHz, 64-frame periods, rings of at most 4096 frames): every stream
     /// still gets real sealed memory, but a few pages of it rather than hundreds, which the
     /// fuzzer would otherwise spend most of its time faulting in and punching out.
     init() throws {
         allocator = SubstreamAllocator()
+        // A device card with preallocated substreams, so that `setPreallocation` can succeed
+        // (each input puts the preallocation back, see `deviceSubstreams`).
+        try allocator.addPCM(card: 0, device: 0, playbackSubstreams: 1, captureSubstreams: 1)
+        _ = try allocator.preallocateForAll(card: 0, device: 0, type: .continuous, size: ByteCount(Self.devicePreallocation),
+                                            max: ByteCount(4 * Self.devicePreallocation))
         let layout = FrameLayout(format: .s16, channels: 2)
         playback = try SlotTable(allocator: allocator, card: Self.clientCards[0], direction: .playback, count: 5,
                                  layout: layout, maximumFrames: 4096)
@@ -57,7 +65,7 @@ struct SessionWorld {
             playback: PlaybackProcessor(slots: playback, control: playbackControl),
             capture: CaptureProcessor(slots: capture, control: captureControl),
             controls: [playbackControl, captureControl], deviceName: "fuzz", layout: layout, rate: 8_000,
-            periodFrames: 64, bufferFrames: 192)
+            periodFrames: 64, bufferFrames: 192, allocator: allocator)
         var configuration = ServerConfiguration(policy: AccessPolicy.userDaemon(), maxStreams: 4)
         configuration.maxStreamsPerClient = 3
         configuration.maxClients = 4
@@ -156,6 +164,15 @@ func fuzzSession(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     for card in SessionWorld.clientCards {
         invariant(world.allocator.bytesInUse(card: card).value == 0, "card \(card) still has memory in use")
     }
+    // A client may have moved the device card's preallocation: put it back for the next input.
+    for substream in SessionWorld.deviceSubstreams {
+        do throws(PCMMemoryError) {
+            try world.allocator.writeProcPrealloc(substream: substream, kibibytes: SessionWorld.devicePreallocation / 1024)
+        } catch {
+            invariant(false, "the device preallocation could not be restored: \(error)")
+        }
+    }
+    invariant(world.allocator.bytesInUse(card: 0).value == 2 * SessionWorld.devicePreallocation, "the device card's memory is not back")
     return 0
 }
 

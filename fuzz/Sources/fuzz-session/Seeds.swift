@@ -77,6 +77,16 @@ func sessionSeeds() -> [(name: String, bytes: [UInt8])] {
     halfSent.record(Record.tick | Record.sixSecondsLater, [])
     seeds.append(("half-sent", halfSent.bytes))
 
+    var memory = RecordWriter()
+    let device = SubstreamID(card: 0, device: 0, direction: .playback, subdevice: 0)
+    memory.record(Record.session(0), bytes(
+        hello, Envelope(.listMemory, tag: 2), Envelope(.setPreallocation(SetPreallocation(substream: device, kibibytes: 128)), tag: 3),
+        Envelope(.openStream(playback), tag: 4), Envelope(.listMemory, tag: 5),
+        Envelope(.setPreallocation(SetPreallocation(substream: SubstreamID(card: 100, device: 0, direction: .playback, subdevice: 0),
+                                                    kibibytes: 64)), tag: 6),
+        Envelope(.setPreallocation(SetPreallocation(substream: device, kibibytes: 0)), tag: 7)))
+    seeds.append(("memory", memory.bytes))
+
     var wrong = RecordWriter()
     wrong.record(Record.session(0), bytes(Envelope(.listStreams, tag: 1)))
     wrong.record(Record.session(1), bytes(hello, Envelope(.welcome(Welcome(daemonPID: 1, maxStreams: 1, daemonName: "x")), tag: 2)))
