@@ -164,9 +164,11 @@ final class ExternalPCM {
 
     func pointer() -> snd_pcm_sframes_t {
         switch driver.pointer() {
-        case .frames(let frames):
-            let magnitude = frames.magnitude % boundary
-            lastPosition = UInt(frames >= 0 || magnitude == 0 ? magnitude : boundary - magnitude)
+        case .queued(let frames):
+            // Relative to alsa-lib's own application pointer (always below the boundary).
+            let application = UInt64(io.pointee.appl_ptr) % boundary
+            let queued = UInt64(max(frames, 0)) % boundary
+            lastPosition = UInt(direction == .playback ? (application + boundary - queued) % boundary : (application + queued) % boundary)
             return snd_pcm_sframes_t(lastPosition)
         case .xrun:
             return snd_pcm_sframes_t(-EPIPE)

@@ -72,11 +72,12 @@ public struct ExternalPCMSoftwareSetup: Sendable, Equatable {
 
 /// What ``ExternalPCMDriver/pointer()`` says about the stream.
 public enum ExternalPCMPosition: Sendable, Equatable {
-    /// The hardware position: frames played (playback) or captured (capture) since prepare.
-    /// Any width, and it may be negative: alsa-lib counts modulo its boundary, and ExternalPCM
-    /// wraps the value there (a playback buffer larger than the server can hold starts with
-    /// its excess counted as queued, i.e. a position below zero).
-    case frames(Int64)
+    /// Playback: the frames the application should see as still queued (0 ... its buffer).
+    /// Capture: the frames it can read now (0 ... its buffer). ExternalPCM places the hardware
+    /// pointer that far behind (ahead of) alsa-lib's own application pointer, modulo the
+    /// boundary, so a rewind or forward the driver never hears of (ioplug has no hook for them)
+    /// cannot make alsa-lib offer more room than the driver has.
+    case queued(Int)
     /// The application's own underrun (playback) or overrun (capture).
     case xrun
     /// The server is gone: the application gets -ENODEV from now on.
@@ -113,7 +114,7 @@ public protocol ExternalPCMDriver: AnyObject {
     func start() throws(ExternalPCMError)
     /// snd_pcm_drop (and the end of a drain): stop at once, discarding what is queued.
     func stop()
-    /// The hardware position, an xrun, or a server that went away.
+    /// The frames queued (or readable), an xrun, or a server that went away.
     func pointer() -> ExternalPCMPosition
     /// Moves `frames` interleaved frames: out of `bytes` (playback) or into it (capture).
     /// Returns the frames moved; alsa-lib only offers what ``pointer()`` said is available.

@@ -318,13 +318,13 @@ final class PluginPCM: ExternalPCMDriver {
         lock.withLock { _ in
             checkEventsNowAndThen()
             if isDisconnected { return .disconnected }
-            guard let stream, let mapping else { return .frames(0) }
+            guard let stream, let mapping else { return .queued(0) }
             if (try? resumeIfWaitedEnough()) == nil { return .disconnected }
             if xrunPending(stream) { return .xrun }
             let daemon = stream.memory.daemonPosition()
-            return .frames(direction == .playback
-                ? mapping.playbackHardwarePosition(transferred: transferred, consumed: daemon)
-                : mapping.captureHardwarePosition(produced: daemon, transferred: transferred, held: stream.conversionHeldFrames))
+            return .queued(direction == .playback
+                ? mapping.playbackVisibleFill(inFlight: mapping.playbackInFlight(transferred: transferred, consumed: daemon))
+                : min(mapping.captureReadable(produced: daemon, transferred: transferred, held: stream.conversionHeldFrames), mapping.bufferFrames))
         }
     }
 
