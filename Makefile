@@ -1,6 +1,7 @@
-# Builds and installs pcmd, its client tools, systemd units, default config and man page.
+# Builds and installs pcmd, its client tools, the ALSA plugin and its configuration, systemd units,
+# default config and man pages.
 #
-#   make                        release build of pcmd, pcmplay, pcmrec, pcmctl
+#   make                        release build of pcmd, pcmplay, pcmrec, pcmctl and the ALSA plugin
 #   sudo make install           install under PREFIX (default /usr/local)
 #   sudo make uninstall         remove exactly what install put there
 #   make test                   the whole test suite (scripts/test)
@@ -8,6 +9,13 @@
 # PREFIX, DESTDIR (staged installs for packaging), SYSCONFDIR and the directory variables below
 # may be overridden on the command line. The units are rewritten at install time so that their
 # ExecStart= names $(BINDIR)/pcmd and their config path names $(SYSCONFDIR)/pcmd.
+#
+# The ALSA plugin and its configuration go where alsa-lib looks for them, whatever PREFIX is:
+# the plugin into ALSA_PLUGIN_DIR (alsa-lib's own, from pkg-config: on Debian
+# /usr/lib/x86_64-linux-gnu/alsa-lib, beside pipewire-alsa's and alsa-plugins'), both config files
+# into ALSA_CONF_DIR (/usr/share/alsa/alsa.conf.d), and a link to 50-pcmd.conf, which defines the
+# device "pcmd", into ALSA_CONF_LINK_DIR (/etc/alsa/conf.d), which alsa-lib reads. 99-pcmd-default.conf,
+# which makes pcmd the `default` device, gets no link: a user opts in by making it (README).
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -15,6 +23,9 @@ MANDIR ?= $(PREFIX)/share/man
 SYSTEMD_SYSTEM_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 SYSTEMD_USER_UNIT_DIR ?= $(PREFIX)/lib/systemd/user
 SYSCONFDIR ?= /etc
+ALSA_PLUGIN_DIR ?= $(shell pkg-config --variable=libdir alsa 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/alsa-lib
+ALSA_CONF_DIR ?= /usr/share/alsa/alsa.conf.d
+ALSA_CONF_LINK_DIR ?= $(SYSCONFDIR)/alsa/conf.d
 DESTDIR ?=
 
 SWIFT ?= swift
@@ -28,6 +39,14 @@ PROGRAMS := pcmd pcmplay pcmrec pcmctl
 UNITS := pcmd.service pcmd.socket
 DEFAULT_CONFIG := packaging/pcmd.conf
 MAN_PAGE := docs/pcmd.8
+ALSA_MAN_PAGE := docs/pcmd-alsa.7
+# The client tools' pages, section 1.
+TOOL_MAN_PAGES := pcmplay.1 pcmrec.1 pcmctl.1
+# The ALSA plugin: the SwiftPM product, and the file alsa-lib loads for `type pcmd`.
+PLUGIN_PRODUCT := asound_module_pcm_pcmd
+PLUGIN_FILE := libasound_module_pcm_pcmd.so
+ALSA_CONFIGS := 50-pcmd.conf 99-pcmd-default.conf
+ALSA_LINKED_CONFIG := 50-pcmd.conf
 
 # The paths the unit files in systemd/ are written for; install replaces them.
 UNIT_BINDIR := /usr/local/bin
@@ -44,7 +63,7 @@ deps:
 
 # One product per call: `swift build` honours only the last of several --product options.
 build: deps
-	for program in $(PROGRAMS); do $(SWIFT) build -c $(CONFIGURATION) $(SWIFT_BUILD_FLAGS) --product $$program || exit 1; done
+	for product in $(PROGRAMS) $(PLUGIN_PRODUCT); do $(SWIFT) build -c $(CONFIGURATION) $(SWIFT_BUILD_FLAGS) --product $$product || exit 1; done
 
 # Asked at recipe time, after the build, so that the path matches the configuration built.
 bin_path = $(shell $(SWIFT) build -c $(CONFIGURATION) $(SWIFT_BUILD_FLAGS) --show-bin-path)
@@ -65,6 +84,15 @@ install: build
 	done
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(MANDIR)/man8"
 	$(INSTALL) -m 0644 $(MAN_PAGE) "$(DESTDIR)$(MANDIR)/man8/pcmd.8"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(MANDIR)/man7"
+	$(INSTALL) -m 0644 $(ALSA_MAN_PAGE) "$(DESTDIR)$(MANDIR)/man7/pcmd-alsa.7"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(MANDIR)/man1"
+	$(INSTALL) -m 0644 $(addprefix docs/,$(TOOL_MAN_PAGES)) "$(DESTDIR)$(MANDIR)/man1/"
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(ALSA_PLUGIN_DIR)" "$(DESTDIR)$(ALSA_CONF_DIR)" "$(DESTDIR)$(ALSA_CONF_LINK_DIR)"
+	$(INSTALL) -m 0644 "$(bin_path)/$(PLUGIN_FILE)" "$(DESTDIR)$(ALSA_PLUGIN_DIR)/$(PLUGIN_FILE)"
+	$(INSTALL) -m 0644 $(addprefix alsa/,$(ALSA_CONFIGS)) "$(DESTDIR)$(ALSA_CONF_DIR)/"
+	# The link names the installed path, not the staging one: it is resolved on the target system.
+	ln -sfn "$(ALSA_CONF_DIR)/$(ALSA_LINKED_CONFIG)" "$(DESTDIR)$(ALSA_CONF_LINK_DIR)/$(ALSA_LINKED_CONFIG)"
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SYSCONFDIR)/pcmd"
 	# An existing config is the administrator's: never overwrite it.
 	if [ -e "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf" ]; then \
@@ -79,7 +107,15 @@ uninstall:
 	rm -f $(addprefix "$(DESTDIR)$(BINDIR)"/,$(PROGRAMS))
 	rm -f $(addprefix "$(DESTDIR)$(SYSTEMD_SYSTEM_UNIT_DIR)"/,$(UNITS))
 	rm -f $(addprefix "$(DESTDIR)$(SYSTEMD_USER_UNIT_DIR)"/,$(UNITS))
-	rm -f "$(DESTDIR)$(MANDIR)/man8/pcmd.8"
+	rm -f "$(DESTDIR)$(MANDIR)/man8/pcmd.8" "$(DESTDIR)$(MANDIR)/man7/pcmd-alsa.7"
+	rm -f $(addprefix "$(DESTDIR)$(MANDIR)/man1"/,$(TOOL_MAN_PAGES))
+	rm -f "$(DESTDIR)$(ALSA_PLUGIN_DIR)/$(PLUGIN_FILE)"
+	rm -f $(addprefix "$(DESTDIR)$(ALSA_CONF_DIR)"/,$(ALSA_CONFIGS))
+	# Both links: install made the first, a user who opted in to `default` made the second (left
+	# behind, it would point at a file that is gone). Only links: a real file there is someone's own.
+	for config in $(ALSA_CONFIGS); do \
+		if [ -L "$(DESTDIR)$(ALSA_CONF_LINK_DIR)/$$config" ]; then rm -f "$(DESTDIR)$(ALSA_CONF_LINK_DIR)/$$config"; fi; \
+	done
 	if [ -e "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf" ]; then \
 		if cmp -s $(DEFAULT_CONFIG) "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf"; then \
 			rm -f "$(DESTDIR)$(SYSCONFDIR)/pcmd/pcmd.conf"; \

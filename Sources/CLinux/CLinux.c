@@ -1,9 +1,11 @@
-// CLinux: the static inline wrappers live in the header; the socket, memfd and seal helpers live
-// here so that <sys/socket.h> and <fcntl.h> are compiled with _GNU_SOURCE only inside this file.
+// CLinux: the static inline wrappers live in the header; the socket, memfd, seal, epoll and
+// program-name helpers live here so that <sys/socket.h>, <fcntl.h>, <sys/epoll.h> and <errno.h>
+// are compiled with _GNU_SOURCE only inside this file.
 #include "CLinux.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,4 +115,21 @@ long clinux_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds,
     }
     *fd_count = count;
     return (long)received;
+}
+
+const char *clinux_program_name(void) {
+    return program_invocation_short_name;
+}
+
+int clinux_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int clinux_epoll_watch(int epoll_fd, int fd) {
+    struct epoll_event event = { .events = EPOLLIN, .data = { .fd = fd } };
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int clinux_epoll_unwatch(int epoll_fd, int fd) {
+    return epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
 }

@@ -8,15 +8,20 @@
 // application frames (C, what the daemon granted, after conversion). The plugin shows the
 // application a buffer of exactly B whose fill is the ring's fill shifted by B − C, clamped to
 // [0, B]:
-// - C > B (a small application buffer; the ring holds at least what the device needs): the
-//   first C − B queued frames are invisible, so the device never starves because an
-//   application chose a 5 ms buffer; snd_pcm_delay still counts them;
+// - C = B (the usual case: the plugin asks for a ring of the application's buffer): the fill is
+//   the ring's. Applications that pace themselves by avail (GStreamer's ring buffer thread) see
+//   their frames leave at the device's pace, never faster.
+// - C > B only by the hidden queue the plugin chose: an application buffer smaller than two
+//   device periods could never keep the device fed, so its first frames are kept invisible
+//   (`latency_ms` asks for the same on purpose); snd_pcm_delay still counts them. The ring's room
+//   beyond that is never offered: an application that saw it drain at once would run ahead of
+//   the device (a gap-filling player then inserts silence).
 // - C < B (a buffer larger than the daemon grants, such as speaker-test's 21 s): the missing
 //   B − C frames read as always queued, so alsa-lib never offers more than the ring can take.
 //   Right after prepare that puts the hardware pointer B − C frames below zero, which alsa-lib,
 //   counting modulo its boundary (SND_PCM_IOPLUG_FLAG_BOUNDARY_WA), takes like any position;
-//   and an avail_min above C is lowered to C in sw_params, or the application would wait for
-//   room that never comes.
+//   and an avail_min above C is lowered in sw_params, or the application would wait for room
+//   that never comes.
 // Either way alsa-lib's avail (B − fill) is never more than the ring's free space, which is
 // what makes a transfer always take everything it is offered.
 
@@ -31,22 +36,26 @@ struct BufferMapping: Equatable {
     let bufferFrames: Int
     /// Whether the client converts (formats, channels or rates differ).
     let converts: Bool
-    /// The ring's capacity in application frames (C): with conversion, a few frames less than
-    /// the exact ratio, for rounding.
+    /// The ring's capacity in application frames (C) as the mapping uses it: the ring (with
+    /// conversion, a few frames less than the exact ratio, for rounding), but never more than the
+    /// application's buffer plus the hidden queue.
     let capacity: Int
 
     /// Frames of rounding slack kept free in a converted ring.
     static let conversionSlack = 16
 
-    init(applicationRate: Int, deviceRate: Int, ringFrames: Int, bufferFrames: Int, converts: Bool) {
+    /// - Parameter hiddenFrames: application frames the plugin may keep queued out of the
+    ///   application's sight (0 but for buffers too small to feed the device, or `latency_ms`).
+    init(applicationRate: Int, deviceRate: Int, ringFrames: Int, bufferFrames: Int, converts: Bool, hiddenFrames: Int = 0) {
         self.applicationRate = max(applicationRate, 1)
         self.deviceRate = max(deviceRate, 1)
         self.ringFrames = max(ringFrames, 1)
         self.bufferFrames = max(bufferFrames, 1)
         self.converts = converts
-        capacity = converts
+        let ring = converts
             ? max(1, Int(Self.scale(UInt64(self.ringFrames), by: self.applicationRate, over: self.deviceRate)) - Self.conversionSlack)
             : self.ringFrames
+        capacity = min(ring, self.bufferFrames + max(hiddenFrames, 0))
     }
 
     /// `frames × numerator / denominator`, rounded down, without overflow.

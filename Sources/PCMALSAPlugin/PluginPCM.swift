@@ -200,12 +200,23 @@ final class PluginPCM: ExternalPCMDriver {
         }
         _ = pollSet.watch(opened.wakeDescriptor)
         mapping = BufferMapping(applicationRate: setup.rate, deviceRate: opened.opened.deviceFormat.rate, ringFrames: opened.ringFrames,
-                                bufferFrames: setup.bufferFrames, converts: opened.converts)
+                                bufferFrames: setup.bufferFrames, converts: opened.converts,
+                                hiddenFrames: hiddenFrames(for: setup, deviceRate: opened.opened.deviceFormat.rate,
+                                                           devicePeriod: opened.opened.deviceBuffer.periodFrames))
         transferred = 0
         phase = .prepared
         opened.memory.publishWaiting(true)
         publishWakeThreshold()
         refreshReadiness()
+    }
+
+    /// The queue kept out of the application's sight: what `latency_ms` asks for, and at least
+    /// enough that a buffer smaller than two device periods (which could never keep the device
+    /// fed) is topped up to two. Zero for every buffer of two device periods or more.
+    private func hiddenFrames(for setup: ExternalPCMSetup, deviceRate: Int, devicePeriod: Int) -> Int {
+        let periodFrames = Int(BufferMapping.scale(UInt64(max(devicePeriod, 1)), by: setup.rate, over: max(deviceRate, 1))) + 1
+        let least = max(settings.latencyMilliseconds * setup.rate / 1000, 2 * periodFrames)
+        return max(least - setup.bufferFrames, 0)
     }
 
     /// The ring to ask for: the application's buffer (plus conversion slack and a millisecond),

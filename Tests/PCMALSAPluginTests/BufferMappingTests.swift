@@ -43,16 +43,28 @@ import Testing
         simulate(mapping, steps: 500, period: 1024)
     }
 
-    @Test("a small application buffer: the ring's extra room is hidden, the device is never starved by it")
-    func smallBuffer() {
-        // 5 ms of buffer against a 3-period ring.
-        let mapping = BufferMapping(applicationRate: 48_000, deviceRate: 48_000, ringFrames: 3072, bufferFrames: 240, converts: false)
-        // 2000 frames queued: alsa-lib sees none of the first 2832, so the whole buffer is free.
-        #expect(mapping.playbackVisibleFill(inFlight: 2000) == 0)
-        #expect(mapping.playbackAvailable(transferred: 2000, consumed: 0) == 240)
-        // Near full: avail shrinks to what the ring can still take.
-        #expect(mapping.playbackAvailable(transferred: 3000, consumed: 0) == 72)
-        #expect(mapping.playbackAvailable(transferred: 3072, consumed: 0) == 0)
+    @Test("a ring larger than the buffer: avail is the buffer's own, frames never leave faster than the device takes them")
+    func ringLargerThanBuffer() {
+        // GStreamer's alsasink: 200 ms of buffer on a daemon whose ring floor is larger.
+        let mapping = BufferMapping(applicationRate: 48_000, deviceRate: 48_000, ringFrames: 20_480, bufferFrames: 9600, converts: false)
+        #expect(mapping.capacity == 9600)
+        #expect(mapping.playbackAvailable(transferred: 0, consumed: 0) == 9600)
+        #expect(mapping.playbackAvailable(transferred: 9600, consumed: 0) == 0, "a full buffer, though the ring has room")
+        #expect(mapping.playbackAvailable(transferred: 9600, consumed: 1024) == 1024, "room only as the daemon consumes")
+        simulate(mapping, steps: 500, period: 1024)
+    }
+
+    @Test("a buffer too small to feed the device: the hidden queue tops it up, delay still counts it")
+    func hiddenQueue() {
+        // 5 ms of buffer against 1024-frame device periods: 1808 frames stay out of sight.
+        let mapping = BufferMapping(applicationRate: 48_000, deviceRate: 48_000, ringFrames: 3072, bufferFrames: 240, converts: false,
+                                    hiddenFrames: 2 * 1024 - 240)
+        #expect(mapping.capacity == 2048)
+        #expect(mapping.playbackVisibleFill(inFlight: 1808) == 0)
+        #expect(mapping.playbackAvailable(transferred: 1808, consumed: 0) == 240)
+        #expect(mapping.playbackAvailable(transferred: 2000, consumed: 0) == 48)
+        #expect(mapping.playbackAvailable(transferred: 2048, consumed: 0) == 0, "never more than the hidden queue plus the buffer")
+        #expect(mapping.playbackInFlight(transferred: 2048, consumed: 0) == 2048, "the delay counts every queued frame")
         simulate(mapping, steps: 500, period: 1024)
     }
 
@@ -69,7 +81,7 @@ import Testing
     @Test("44.1 kHz on a 48 kHz ring: avail never exceeds what the converted ring can take", arguments: [256, 4410, 22_050, 200_000])
     func converted(bufferFrames: Int) {
         let mapping = BufferMapping(applicationRate: 44_100, deviceRate: 48_000, ringFrames: 24_576, bufferFrames: bufferFrames, converts: true)
-        #expect(mapping.capacity == 24_576 * 44_100 / 48_000 - BufferMapping.conversionSlack)
+        #expect(mapping.capacity == min(bufferFrames, 24_576 * 44_100 / 48_000 - BufferMapping.conversionSlack))
         simulate(mapping, steps: 2000, period: 1024)
     }
 

@@ -73,6 +73,12 @@ struct ToolProcess {
         try start(executable(tool), arguments, input: input, environment: environment)
     }
 
+    /// Starts the program at `path` (not one of the tools: e.g. an ALSA application such as aplay)
+    /// with `arguments`, and `environment` over the test's own.
+    static func start(program path: String, _ arguments: [String], environment: [String: String]) throws -> ToolProcess {
+        try start(URL(fileURLWithPath: path), arguments, input: nil, environment: environment)
+    }
+
     private static func start(_ executable: URL, _ arguments: [String], input: Data?, environment: [String: String]) throws -> ToolProcess {
         let process = Process()
         process.executableURL = executable

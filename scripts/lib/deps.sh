@@ -4,8 +4,11 @@
 
 # Packages needed to build pcmd and run its unit tests (alsa-lib, libsystemd, libsoxr, libsndfile
 # headers, the ALSA utilities some tests use for reference, and systemd for the
-# systemd-socket-activate and systemd-analyze the systemd tests run).
-PCMD_BUILD_PACKAGES=(pkg-config libasound2-dev libsystemd-dev libsoxr-dev libsndfile1-dev alsa-utils sox systemd)
+# systemd-socket-activate and systemd-analyze the systemd tests run). The ALSA plugin's tests run
+# real ALSA applications through it: aplay, arecord, speaker-test and alsabat (alsa-utils), sox with
+# its ALSA driver, and GStreamer's alsasink/alsasrc.
+PCMD_BUILD_PACKAGES=(pkg-config libasound2-dev libsystemd-dev libsoxr-dev libsndfile1-dev alsa-utils sox systemd
+    libsox-fmt-alsa gstreamer1.0-tools gstreamer1.0-alsa gstreamer1.0-plugins-base)
 
 # require_packages PKG...: installs (as root) or names the missing Debian packages.
 require_packages() {
@@ -42,9 +45,11 @@ require_swift() {
 
 # Packages the real-hardware tier (scripts/hwtest) needs on the host; the VM shares the host's root file
 # system, so the tools the tests run inside it (aplay, arecord, amixer, sox, python3 with numpy,
-# modprobe) come from here too. linux-image-amd64 brings the kernel and its sound modules.
+# modprobe, and the ALSA applications the plugin's tests run: sox's ALSA driver, GStreamer, mpv)
+# come from here too. linux-image-amd64 brings the kernel and its sound modules.
 PCMD_HWTEST_PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static kmod alsa-utils sox
-    python3 python3-numpy python3-venv coreutils)
+    python3 python3-numpy python3-venv coreutils libsox-fmt-alsa gstreamer1.0-tools gstreamer1.0-alsa
+    gstreamer1.0-plugins-base mpv)
 
 # The virtme-ng release the tier was verified with; `vng` boots the kernel in qemu.
 PCMD_VNG_VERSION=1.42

@@ -4,9 +4,7 @@
 #ifndef PCMD_CLINUX_H
 #define PCMD_CLINUX_H
 #define _GNU_SOURCE 1
-#include <errno.h>
 #include <pthread.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <stddef.h>
@@ -14,10 +12,10 @@
 
 // pthread_setname_np is declared only under _GNU_SOURCE, which Swift's Glibc import lacks.
 // The running program's short name (glibc's program_invocation_short_name, a GNU extension Swift
-// does not import): how a library loaded into any process names its client.
-static inline const char *clinux_program_name(void) {
-    return program_invocation_short_name;
-}
+// does not import): how a library loaded into any process names its client. In CLinux.c, like the
+// epoll wrappers below: their headers, included here under _GNU_SOURCE, would pull in a second
+// definition of fd_set that clashes with SwiftGlibc's on a clean build.
+const char *clinux_program_name(void);
 
 static inline int clinux_set_thread_name(const char *name) {
     return pthread_setname_np(pthread_self(), name);
@@ -82,15 +80,8 @@ long clinux_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds,
 // epoll, for a descriptor that stays the same while the descriptors behind it change (the ALSA
 // plugin hands applications one poll descriptor for its whole life; each stream brings a new
 // eventfd). glibc packs struct epoll_event on x86-64, which Swift cannot build portably, so these
-// wrappers take plain ints. Level-triggered, POLLIN only.
-static inline int clinux_epoll_create(void) {
-    return epoll_create1(EPOLL_CLOEXEC);
-}
-static inline int clinux_epoll_watch(int epoll_fd, int fd) {
-    struct epoll_event event = { .events = EPOLLIN, .data = { .fd = fd } };
-    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event);
-}
-static inline int clinux_epoll_unwatch(int epoll_fd, int fd) {
-    return epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-}
+// take plain ints. Level-triggered, POLLIN only. Defined in CLinux.c.
+int clinux_epoll_create(void);
+int clinux_epoll_watch(int epoll_fd, int fd);
+int clinux_epoll_unwatch(int epoll_fd, int fd);
 #endif

@@ -5,14 +5,17 @@
 # daemon's CPU (utime+stime from /proc/PID/stat over a steady 10 s window, per second of audio), the xruns the
 # program itself reported, and what the capture shows over the same window (sine discontinuities, runs of
 # silence). Two tables: CPU at the defaults and at period 1024 x 2 with 1 and 4 clients; xruns at period
-# N x 2 for N in 1024, 256, 128, 64.
+# N x 2 for N in 1024, 256, 128, 64. A third compares unmodified ALSA applications: `aplay -D pcmd` (pcmd's ALSA
+# plugin) against `aplay -D pipewire` (pipewire-alsa), each daemon and aplay at its defaults, playing the same
+# file at 48 kHz and at 44.1 kHz: CPU and wakeups of aplay and of the daemon, and the latency the stream reports
+# through snd_pcm_delay() next to the latency measured on the cable (alsa_latency.c, beside this file).
 #
 # Explicit periods clock the loopback cable from snd-dummy's hrtimer (an `aplay` on hw:Dummy,0,0 at the same
 # period, and `Dummy.0.0` in /proc/asound/Loopback/timer_source); the defaults use snd-aloop's own jiffies
 # timer. Timing in the VM is emulated: compare programs within one run, never with other machines.
 #
 # Run by scripts/bench-vm inside its VM:
-#   python3 tests/hardware/measure/bench.py --bin .build/release --out bench-results [--only cpu|xruns] [--no-pipewire]
+#   python3 tests/hardware/measure/bench.py --bin .build/release --out bench-results [--only cpu|xruns|alsa] [--no-pipewire]
 from __future__ import annotations
 
 import argparse
@@ -26,6 +29,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import hwlib  # noqa: E402  (needs the path above)
@@ -67,7 +72,9 @@ class Outcome:
     breaks: int | None = None
     silent_runs: int | None = None
     amplitude: float | None = None
-    client_underruns: int | None = None  # what pcmplay reported (the daemon played silence for it)
+    client_underruns: int | None = None  # what pcmplay (or aplay) reported (the daemon played silence for it)
+    wakeups_per_s: float | None = None          # the daemon's, all threads (voluntary context switches)
+    client_wakeups_per_s: float | None = None   # the first client's, all threads
     capture_overruns: int = 0
     clock_underruns: int = 0
     problem: str = ""
@@ -222,9 +229,9 @@ class Recorder:
         outcome.amplitude = round(hwlib.measure_sine(window, 0).amplitude, 4)
 
 
-def tone_file(path: Path) -> Path:
+def tone_file(path: Path, rate: int = RATE) -> Path:
     if not path.exists():
-        hwlib.write_wav(path, hwlib.sine(TONE_HZ, CLIENT_SECONDS, RATE, 2, TONE_AMPLITUDE))
+        hwlib.write_wav(path, hwlib.sine(TONE_HZ, CLIENT_SECONDS, rate, 2, TONE_AMPLITUDE))
     return path
 
 
@@ -263,6 +270,24 @@ class Pcmd:
                        workdir, f"client{i}") for i in range(count)]
         wait_until(lambda: self.job.stderr().count("stream opened") >= count, 60, f"{count} pcmplay streams")
         return clients
+
+    def alsa_env(self, workdir: Path) -> dict[str, str]:
+        """What an ALSA application needs to reach this daemon through the plugin just built, without
+        installing it: the plugin's folder, and alsa-lib's own configuration plus `pcm.pcmd` on our socket."""
+        conf = workdir / "asound-pcmd.conf"
+        conf.write_text(f'pcm.pcmd {{\n    type pcmd\n    socket "{self.socket}"\n}}\n')
+        return {"ALSA_PLUGIN_DIR": str(self.bin), "ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"}
+
+    def connect_alsa(self, job: Job, program: str) -> None:
+        """The plugin opens its stream when the application sets its parameters: wait for it (the daemon
+        logs the connection with the application's pid, then the stream)."""
+        def opened() -> bool:
+            if not job.running():
+                raise RuntimeError(f"{program} exited before its pcmd stream opened: {job.stderr()[-500:]}")
+            log_text = self.job.stderr()
+            connected = log_text.find(f"client connected peer.pid={job.pid} ")
+            return connected >= 0 and "stream opened" in log_text[connected:]
+        wait_until(opened, 60, f"{program}'s stream through the plugin")
 
     def stop(self) -> tuple[int | None, str]:
         self.job.stop(signal.SIGTERM)
@@ -381,6 +406,33 @@ class PipeWire:
                            f"linking {name} {channel}")
         return clients
 
+    def alsa_env(self, workdir: Path) -> dict[str, str]:
+        """pipewire-alsa is used as installed (the guest sees the host's /usr and /etc/alsa/conf.d, so
+        `pcm.pipewire` is defined); its server "pipewire-0" is found in our runtime folder."""
+        return dict(self.env)
+
+    def connect_alsa(self, job: Job, program: str) -> None:
+        """The plugin's stream is the node whose application.name is "PipeWire ALSA [PROGRAM]" (pipewire-alsa
+        0.3.65 names the node itself "ALSA Playback"); without a session manager it is given its port
+        configuration and linked to the sink here, as the pw-cat clients are."""
+        application = f"PipeWire ALSA [{program}]"
+        node: dict[str, object] = {}
+
+        def found() -> bool:
+            if not job.running():
+                raise RuntimeError(f"{program} exited before its PipeWire stream appeared: {job.stderr()[-500:]}")
+            for item in json.loads(self._pw(["pw-dump"]) or "[]"):
+                props = item.get("info", {}).get("props", {})
+                if item.get("type", "").endswith(":Node") and props.get("application.name") == application:
+                    node.update(id=item["id"], name=props.get("node.name"))
+                    return True
+            return False
+        wait_until(found, 60, f"the PipeWire node of {application}")
+        self._pw(["pw-cli", "set-param", str(node["id"]), "PortConfig", PORT_CONFIG], check=True)
+        for channel in ("FL", "FR"):
+            wait_until(lambda: self._link(f"{node['name']}:output_{channel}", f"loopsink:playback_{channel}"), 30,
+                       f"linking {node['name']} {channel}")
+
     def _link(self, output: str, input: str) -> bool:
         return subprocess.run(["pw-link", output, input], capture_output=True, timeout=30,
                               env={**os.environ, **self.env}).returncode == 0
@@ -411,6 +463,38 @@ class Aplay:
 
     def stop(self) -> tuple[int | None, str]:
         return self.job.stderr().count("underrun!!!"), "underruns aplay printed"
+
+
+class AlsaPlayer:
+    """`aplay -D DEVICE` at its defaults, through an ALSA plugin, into a daemon at its defaults (`daemon` is a
+    Pcmd or a PipeWire), playing the tone at `rate`. The daemon's device runs at 48 kHz: at 44.1 kHz the
+    stream is resampled on the way (pcmd's plugin converts in the application, as PipeWire's stream does)."""
+
+    def __init__(self, daemon, device: str, rate: int, tone: Path, turn: int = 1):
+        self.daemon, self.device, self.rate, self.tone = daemon, device, rate, tone
+        self.key = f"alsa-{device}-{rate}-round{turn}"
+        self.label = f"aplay -D {device}, {rate / 1000:g} kHz"
+
+    def start(self, setting: Setting, workdir: Path) -> Job:
+        job = self.daemon.start(setting, workdir)
+        self.env = self.daemon.alsa_env(workdir)
+        return job
+
+    def start_clients(self, count: int, tone: Path, workdir: Path) -> list[Job]:
+        job = Job(["aplay", "-D", self.device, self.tone], workdir, "aplay", self.env)
+        self.daemon.connect_alsa(job, "aplay")
+        # Without a session manager a PipeWire stream waits for the bench to link it, and aplay may report
+        # underruns meanwhile; on a desktop WirePlumber links it at once. Only later underruns are counted.
+        self.underruns_before_link = job.stderr().count("underrun!!!")
+        if self.underruns_before_link:
+            log(f"aplay reported {self.underruns_before_link} underruns before its stream was linked")
+        return [job]
+
+    def stop(self) -> tuple[int | None, str]:
+        return self.daemon.stop()
+
+    def client_underruns(self, jobs: list[Job]) -> int:
+        return sum(job.stderr().count("underrun!!!") for job in jobs) - self.underruns_before_link
 
 
 # --- one run ----------------------------------------------------------------------------------------------
@@ -453,6 +537,9 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
             outcome.client_cpu_ms_per_s = round((sum(clients_after) - sum(clients_before)) * 1000 / TICKS_PER_SECOND / seconds, 1)
         outcome.threads = per_second(threads_before, threads_after, seconds)
         outcome.client_threads = per_second(first_client_before, first_client_after, seconds)
+        outcome.wakeups_per_s = round(sum(w for _, w in outcome.threads.values()))
+        if outcome.client_threads:
+            outcome.client_wakeups_per_s = round(sum(w for _, w in outcome.client_threads.values()))
         # The rest of the play: clients end by themselves; the built-in source plays as long as a client would.
         for job in client_jobs:
             if not job.wait(CLIENT_SECONDS * 3):
@@ -463,6 +550,8 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
         if isinstance(program, Pcmd) and client_jobs:
             outcome.client_underruns = sum(int(m) for job in client_jobs
                                            for m in re.findall(r"pcmplay: (\d+) underrun", job.stderr()))
+        elif hasattr(program, "client_underruns"):
+            outcome.client_underruns = program.client_underruns(client_jobs)
         daemon = None
         outcome.capture_overruns = recorder.stop()
         outcome.clock_underruns = clock.stop()
@@ -488,6 +577,133 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
     print(f"  {time.strftime('%H:%M:%S', time.gmtime())} {program.label:<24} {setting.label:>9} {clients} client(s): "
           f"{summary(outcome)}", flush=True)
     return outcome
+
+
+# --- latency of an ALSA application ------------------------------------------------------------------------
+
+LATENCY_CLICKS = 10
+LATENCY_HELPER = Path(__file__).resolve().parent / "alsa_latency.c"
+
+
+@dataclass
+class Latency:
+    program: str
+    setup: str = ""                     # the application's rate, period and buffer, as alsa_latency got them
+    clicks: int = 0                     # clicks written and found in the capture
+    reported_ms: float | None = None    # snd_pcm_delay() before the click's write, median
+    measured_ms: float | None = None    # from the write to the click's arrival on the cable, median
+    error_ms: tuple[float, float, float] | None = None  # measured - reported: min, median, max
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # each click's (reported, measured), in s
+    underruns: int | None = None
+    capture_overruns: int | None = None
+    problem: str = ""
+
+
+def build_latency_helper(runs: Path) -> Path:
+    """alsa_latency.c, compiled in the guest (gcc and libasound2-dev come from the host's packages)."""
+    binary = runs / "alsa_latency"
+    done = subprocess.run(["gcc", "-O2", "-Wall", "-o", binary, LATENCY_HELPER, "-lasound", "-lpthread"],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"gcc {LATENCY_HELPER.name}: {done.stderr.strip()}")
+    return binary
+
+
+def click_arrivals(workdir: Path, rate: int) -> list[float]:
+    """Monotonic times (s) at which the clicks reached the cable. A click is found at its first frame above a
+    quarter of its level; its time is mapped through the capture's clock samples ("frames delivered by then,
+    when") taken over the next 2 s: snd-aloop advances in timer steps and a sample can lag the true position
+    by up to one step, so the earliest offset (time - frames/rate) of those samples is the truest."""
+    samples = np.fromfile(workdir / "capture.raw", dtype="<i2").reshape(-1, 2)[:, 0].astype(np.int32)
+    clock = np.loadtxt(workdir / "capture-clock.txt", dtype=np.int64, ndmin=2)
+    loud = np.flatnonzero(np.abs(samples) > 4096)
+    if len(loud) == 0:
+        return []
+    starts = loud[np.concatenate([[True], np.diff(loud) > rate // 5])]
+    arrivals = []
+    for frame in starts:
+        near = clock[(clock[:, 0] >= frame) & (clock[:, 0] <= frame + 2 * rate)]
+        if len(near) == 0:
+            continue
+        offset = np.min(near[:, 1] / 1e9 - near[:, 0] / rate)
+        arrivals.append(float(offset + frame / rate))
+    return arrivals
+
+
+def measure_latency(player: AlsaPlayer, helper: Path, root: Path, results_root: Path) -> Latency:
+    """The latency the application is told (snd_pcm_delay before writing a click) against the latency measured
+    on the cable (the click's arrival on hw:Loopback,1,0), LATENCY_CLICKS clicks about a second apart."""
+    workdir = root / f"{player.key}-latency"
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = Latency(player.label)
+    log(f"=== latency: {player.label}")
+    LOOPBACK_TIMER.write_text("\n")
+    daemon: Job | None = None
+    job: Job | None = None
+    try:
+        daemon = player.start(Setting(), workdir)
+        status = hwlib.card("Loopback").substream_dir(0, "p", 0) / "status"
+        job = Job([helper, player.device, player.rate, "hw:Loopback,1,0", RATE, status, LATENCY_CLICKS, workdir],
+                  workdir, "alsa_latency", player.env)
+        player.daemon.connect_alsa(job, "alsa_latency")
+        if not job.wait(120):
+            result.problem += " alsa_latency still running after 120 s;"
+            job.stop(signal.SIGKILL, 10)
+        out = job.out.read_text()
+        if job.process.returncode != 0:
+            result.problem += f" alsa_latency exited {job.process.returncode}: {job.stderr().strip()[-300:]};"
+        setup = re.search(r"^setup rate (\d+) period (\d+) buffer (\d+)", out, re.MULTILINE)
+        if setup:
+            app_rate, period, buffer = map(int, setup.groups())
+            result.setup = f"{app_rate} Hz, {period}/{buffer} ({period * 1000 / app_rate:.0f}/{buffer * 1000 / app_rate:.0f} ms)"
+        else:
+            app_rate = player.rate
+        writes = [(int(m[0]), int(m[1])) for m in re.findall(r"^click \d+ written \d+ before_ns (\d+) delay (-?\d+) "
+                                                            r"delay_err 0 ", out, re.MULTILINE)]
+        if len(writes) != len(re.findall(r"^click ", out, re.MULTILINE)):
+            result.problem += " snd_pcm_delay failed for some clicks (see alsa_latency.out);"
+        result.underruns = int(m.group(1)) if (m := re.search(r"^underruns (\d+)", out, re.MULTILINE)) else None
+        result.capture_overruns = int(m.group(1)) if (m := re.search(r"^overruns (\d+)", out, re.MULTILINE)) else None
+        arrivals = click_arrivals(workdir, RATE)
+        if len(arrivals) != len(writes):
+            result.problem += f" {len(writes)} clicks written, {len(arrivals)} found in the capture;"
+        # Each click is paired with the first arrival after its write (clicks are a second apart).
+        pairs = []
+        for before_ns, delay in writes:
+            later = [a for a in arrivals if a > before_ns / 1e9]
+            if later:
+                pairs.append((delay / app_rate, later[0] - before_ns / 1e9))
+        log(f"latency pairs (reported s, measured s): {pairs}")
+        result.pairs = pairs
+        if pairs:
+            reported = sorted(p[0] for p in pairs)
+            measured = sorted(p[1] for p in pairs)
+            errors = sorted(p[1] - p[0] for p in pairs)
+            result.clicks = len(pairs)
+            result.reported_ms = round(reported[len(reported) // 2] * 1000, 1)
+            result.measured_ms = round(measured[len(measured) // 2] * 1000, 1)
+            result.error_ms = (round(errors[0] * 1000, 1), round(errors[len(errors) // 2] * 1000, 1), round(errors[-1] * 1000, 1))
+    except Exception as error:
+        result.problem += f" {type(error).__name__}: {error};"
+        log(f"latency run failed: {error}")
+    finally:
+        if job is not None and job.running():
+            job.stop(signal.SIGKILL, 10)
+        started = getattr(player.daemon, "job", None)
+        if daemon is not None:
+            player.stop()
+        elif started is not None and started.running():
+            started.stop(signal.SIGKILL, 10)
+    log(f"latency result: {asdict(result)}")
+    kept = results_root / "runs" / workdir.name
+    kept.mkdir(parents=True, exist_ok=True)
+    for path in [*workdir.glob("*.err"), *workdir.glob("*.out")]:
+        (kept / path.name).write_bytes(path.read_bytes())
+    print(f"  {time.strftime('%H:%M:%S', time.gmtime())} {player.label:<24} latency: setup {result.setup}; {result.clicks} clicks; "
+          f"reported {result.reported_ms} ms, measured {result.measured_ms} ms, measured - reported {result.error_ms} ms; "
+          f"underruns {result.underruns}, capture overruns {result.capture_overruns}"
+          + (f"; PROBLEM:{result.problem}" if result.problem else ""), flush=True)
+    return result
 
 
 def summary(o: Outcome) -> str:
@@ -534,6 +750,66 @@ def xrun_table(outcomes: list[Outcome], programs: list[str], periods: list[int])
     return "\n".join(lines)
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def spread(values: list[float | None], digits: int = 1) -> str:
+    """A median over the rounds, with the smallest and largest value when there are several."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    shown = f"{round(median(known), digits):g}"
+    return shown if len(known) == 1 else f"{shown} ({min(known):g}-{max(known):g})"
+
+
+def alsa_table(outcomes: list[Outcome], programs: list[str]) -> str:
+    """Per program, the median over the rounds (range in parentheses); counts are summed over the rounds."""
+    lines = ["| ALSA application at its defaults, daemon at its defaults, per s of audio | rounds | aplay ms/s | "
+             "aplay wakeups/s | daemon ms/s | daemon wakeups/s | aplay + daemon ms/s | aplay underruns | device xruns | "
+             "capture breaks |", "|---" * 10 + "|"]
+    for program in programs:
+        runs = [o for o in outcomes if o.program == program]
+        if not runs:
+            continue
+        both = [round(o.cpu_ms_per_s + o.client_cpu_ms_per_s, 1) if o.cpu_ms_per_s is not None and o.client_cpu_ms_per_s is not None
+                else None for o in runs]
+
+        def total(values: list[int | None]) -> str:
+            return str(sum(v for v in values if v is not None)) if any(v is not None for v in values) else "-"
+        lines.append(f"| {program}{' (!)' if any(o.problem for o in runs) else ''} | {len(runs)} | "
+                     f"{spread([o.client_cpu_ms_per_s for o in runs])} | {spread([o.client_wakeups_per_s for o in runs], 0)} | "
+                     f"{spread([o.cpu_ms_per_s for o in runs])} | {spread([o.wakeups_per_s for o in runs], 0)} | {spread(both)} | "
+                     f"{total([o.client_underruns for o in runs])} | {total([o.xruns for o in runs])} | {total([o.breaks for o in runs])} |")
+    return "\n".join(lines)
+
+
+def latency_table(latencies: list[Latency]) -> str:
+    """Per program, every click of every round pooled."""
+    lines = ["| latency, clicks of every round | application's rate, period/buffer | snd_pcm_delay, median ms | "
+             "measured on the cable, median ms | measured - reported, min / median / max ms | clicks paired (written) | "
+             "underruns | capture overruns |", "|---" * 8 + "|"]
+    for program in dict.fromkeys(r.program for r in latencies):
+        runs = [r for r in latencies if r.program == program]
+        pairs = [pair for r in runs for pair in r.pairs]
+        written = len(runs) * LATENCY_CLICKS
+        setups = ", ".join(dict.fromkeys(r.setup for r in runs if r.setup)) or "-"
+        if pairs:
+            errors = sorted((m - r) * 1000 for r, m in pairs)
+            cells = (f"{median([r for r, _ in pairs]) * 1000:.1f} | {median([m for _, m in pairs]) * 1000:.1f} | "
+                     f"{errors[0]:.1f} / {median(errors):.1f} / {errors[-1]:.1f}")
+        else:
+            cells = "- | - | -"
+        underruns = sum(r.underruns or 0 for r in runs)
+        overruns = sum(r.capture_overruns or 0 for r in runs)
+        lines.append(f"| {program}{' (!)' if any(r.problem for r in runs) else ''} | {setups} | {cells} | "
+                     f"{len(pairs)} ({written}) | {underruns} | {overruns} |")
+    problems = [f"- {r.program}: {r.problem.strip()}" for r in latencies if r.problem]
+    return "\n".join(lines + ([""] + problems if problems else []))
+
+
 def detail_table(outcomes: list[Outcome]) -> str:
     lines = ["| program | setting | period/buffer | clients | daemon ms/s | clients ms/s | xruns | capture breaks | silent runs | "
              "amplitude | client underruns | arecord overruns | clock underruns | problem |", "|---" * 14 + "|"]
@@ -549,7 +825,7 @@ def thread_table(outcomes: list[Outcome]) -> str:
         return ", ".join(f"{name} {ms} ms/{wakeups} wakeups" for name, (ms, wakeups) in ranked)
     lines = []
     for o in outcomes:
-        if o.threads and o.program.startswith(("pcmd", "PipeWire")):
+        if o.threads and o.program.startswith(("pcmd", "PipeWire", "aplay -D")):
             lines.append(f"- {o.program}, {o.setting}, {o.clients} client(s): {shown(o.threads)}")
             if o.client_threads:
                 lines.append(f"  - its first client: {shown(o.client_threads)}")
@@ -561,9 +837,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin", required=True, type=Path, help="folder of the release products (pcmd, pcmplay)")
     parser.add_argument("--out", required=True, type=Path, help="results folder (results.json, tables.md, run logs)")
-    parser.add_argument("--only", choices=["cpu", "xruns"], help="only one of the two tables")
+    parser.add_argument("--only", choices=["cpu", "xruns", "alsa"], help="only one of the three comparisons")
     parser.add_argument("--no-pipewire", action="store_true", help="leave PipeWire out")
     parser.add_argument("--periods", default="1024,256,128,64", help="period sizes of the xrun table")
+    parser.add_argument("--alsa-rounds", type=int, default=3, help="rounds of the ALSA-application comparison")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     _log_file = open(args.out / "bench.log", "w")
@@ -579,12 +856,29 @@ def main() -> int:
     # how much of what the capture loses is the clients' buffer rather than the daemon.
     pcmd_roomy = Pcmd(args.bin, False, latency_ms=100)
     peers = [] if args.no_pipewire else [PipeWire(), PipeWire(own_buffer=True)]
-    if peers and subprocess.run(["sh", "-c", "command -v pipewire pw-cat pw-link pw-cli pw-dump"],
-                                capture_output=True).returncode != 0:
+    if args.only == "alsa":
+        peers = []
+    pipewire_wanted = not args.no_pipewire
+    if pipewire_wanted and subprocess.run(["sh", "-c", "command -v pipewire pw-cat pw-link pw-cli pw-dump"],
+                                          capture_output=True).returncode != 0:
         print("bench: PipeWire's programs are not installed (Debian: pipewire pipewire-bin)", file=sys.stderr)
         return 1
+    alsa = args.only in (None, "alsa")
+    if alsa:
+        if not (args.bin / "libasound_module_pcm_pcmd.so").exists():
+            print(f"bench: {args.bin}/libasound_module_pcm_pcmd.so is not built (product asound_module_pcm_pcmd)",
+                  file=sys.stderr)
+            return 1
+        devices = subprocess.run(["aplay", "-L"], capture_output=True, text=True).stdout.splitlines()
+        if pipewire_wanted and "pipewire" not in devices:
+            print("bench: ALSA has no device 'pipewire' (Debian: pipewire-alsa)", file=sys.stderr)
+            return 1
     versions = {"pcmd": subprocess.run([args.bin / "pcmd", "--version"], capture_output=True, text=True).stdout.strip()}
-    if peers:
+    # The guest's clock source: under emulation a clock read costs far more on some (hpet, acpi_pm) than on
+    # tsc, and programs that read the clock often pay for it in CPU time.
+    clocksource = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+    versions["guest clocksource"] = clocksource.read_text().strip() if clocksource.exists() else "?"
+    if pipewire_wanted:
         versions["pipewire"] = subprocess.run(["pipewire", "--version"], capture_output=True, text=True).stdout.split("\n")[-2:]
     outcomes: list[Outcome] = []
     if args.only in (None, "cpu"):
@@ -600,6 +894,27 @@ def main() -> int:
                     if setting.period is not None or not peer.own_buffer:
                         outcomes.append(measure(peer, setting, clients, tone, runs, args.out))
             outcomes.append(measure(aplay, setting, 1, tone, runs, args.out))
+    latencies: list[Latency] = []
+    alsa_programs: list[str] = []
+    if alsa:
+        print("ALSA application runs (aplay and alsa_latency through pcmd's plugin and pipewire-alsa, defaults):", flush=True)
+        helper = build_latency_helper(runs)
+        daemons = [("pcmd", Pcmd(args.bin, False))] + ([("pipewire", PipeWire())] if pipewire_wanted else [])
+        # Rounds, each daemon in turn (the first one alternating), so that the guest's drifting speed
+        # (it follows the host's load) falls on both alike; the tables show the median over the rounds.
+        for turn in range(1, args.alsa_rounds + 1):
+            print(f" round {turn} of {args.alsa_rounds}", flush=True)
+            for rate in (48000, 44100):
+                tone_at_rate = tone_file(runs / f"tone-{rate}.wav", rate)
+                players = [AlsaPlayer(daemon, device, rate, tone_at_rate, turn) for device, daemon in daemons]
+                if turn % 2 == 0:
+                    players.reverse()
+                alsa_programs += [p.label for p in players if p.label not in alsa_programs]
+                for player in players:
+                    outcomes.append(measure(player, Setting(), 1, tone_at_rate, runs, args.out))
+                for player in players:
+                    latencies.append(measure_latency(player, helper, runs, args.out))
+        alsa_programs.sort(key=lambda label: (label.rsplit(", ", 1)[1] != "48 kHz", label))
     periods = [int(p) for p in args.periods.split(",")]
     if args.only in (None, "xruns"):
         print("xrun runs (1 client, 20 s):", flush=True)
@@ -614,6 +929,16 @@ def main() -> int:
     if args.only in (None, "cpu"):
         report += ["Daemon CPU (utime+stime of the daemon process over a steady 10 s window, per second; for aplay, "
                    "aplay's own):", "", cpu_table(outcomes, programs), ""]
+    if alsa:
+        report += ["Unmodified ALSA applications: `aplay -D pcmd` (pcmd's plugin) against `aplay -D pipewire` (pipewire-alsa), "
+                   f"the same {CLIENT_SECONDS} s tone file, over a steady {WINDOW_SECONDS:g} s window; CPU is utime+stime of each "
+                   f"process (all threads), wakeups are voluntary context switches of all its threads; median of "
+                   f"{args.alsa_rounds} rounds (range):", "",
+                   alsa_table(outcomes, alsa_programs), "",
+                   "Latency the application is told (snd_pcm_delay just before writing a click) against the latency measured "
+                   "on the cable (the click's arrival on hw:Loopback,1,0, mapped to the clock through the capture's timestamps, "
+                   "the earliest of 2 s of reads since snd-aloop moves in 4 ms timer steps); below zero, the stream announced "
+                   "more latency than it had:", "", latency_table(latencies), ""]
     if args.only in (None, "xruns"):
         report += ["Xruns the program reported over its 20 s run, and (in parentheses) discontinuities in the "
                    "loopback capture over the steady 10 s window:", "", xrun_table(outcomes, programs, periods), ""]
@@ -622,7 +947,8 @@ def main() -> int:
     text = "\n".join(report)
     print("\n" + text, flush=True)
     (args.out / "tables.md").write_text(text + "\n")
-    (args.out / "results.json").write_text(json.dumps({"versions": versions, "runs": [asdict(o) for o in outcomes]}, indent=1))
+    (args.out / "results.json").write_text(json.dumps({"versions": versions, "runs": [asdict(o) for o in outcomes],
+                                                       "latency": [asdict(r) for r in latencies]}, indent=1))
     return 0
 
 
