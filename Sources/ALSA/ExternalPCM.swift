@@ -210,35 +210,29 @@ final class ExternalPCM {
         while done < frames {
             let count = min(Self.interleaveChunkFrames, frames - done)
             let chunk = UnsafeMutableRawBufferPointer(rebasing: scratch[..<(count * bytesPerFrame)])
-            if direction == .playback { copyChannels(areas, frame: offset + done, count: count, gatheringInto: chunk) }
+            if direction == .playback { copyChannels(areas, frame: offset + done, count: count, chunk: chunk, gathering: true) }
             let moved = try driver.transfer(chunk, frames: count)
-            if direction == .capture { copyChannels(areas, frame: offset + done, count: moved, scatteringFrom: chunk) }
+            if direction == .capture { copyChannels(areas, frame: offset + done, count: moved, chunk: chunk, gathering: false) }
             done += moved
             if moved < count { break }
         }
         return done
     }
 
+    /// Copies `count` frames between the application's per-channel areas (from `frame` on) and
+    /// the interleaved `chunk`: into the chunk when `gathering`, out of it otherwise.
     private func copyChannels(_ areas: UnsafePointer<snd_pcm_channel_area_t>, frame: Int, count: Int,
-                              gatheringInto chunk: UnsafeMutableRawBufferPointer) {
+                              chunk: UnsafeMutableRawBufferPointer, gathering: Bool) {
         for channel in 0..<channels {
             let area = areas[channel]
             let step = Int(area.step / 8)
-            let source = area.addr! + Int(area.first / 8) + frame * step
+            let samples = area.addr! + Int(area.first / 8) + frame * step
+            let interleaved = chunk.baseAddress! + channel * bytesPerSample
             for index in 0..<count {
-                (chunk.baseAddress! + index * bytesPerFrame + channel * bytesPerSample).copyMemory(from: source + index * step, byteCount: bytesPerSample)
-            }
-        }
-    }
-
-    private func copyChannels(_ areas: UnsafePointer<snd_pcm_channel_area_t>, frame: Int, count: Int,
-                              scatteringFrom chunk: UnsafeMutableRawBufferPointer) {
-        for channel in 0..<channels {
-            let area = areas[channel]
-            let step = Int(area.step / 8)
-            let destination = area.addr! + Int(area.first / 8) + frame * step
-            for index in 0..<count {
-                (destination + index * step).copyMemory(from: chunk.baseAddress! + index * bytesPerFrame + channel * bytesPerSample, byteCount: bytesPerSample)
+                let (to, from) = gathering
+                    ? (interleaved + index * bytesPerFrame, samples + index * step)
+                    : (samples + index * step, interleaved + index * bytesPerFrame)
+                to.copyMemory(from: UnsafeRawPointer(from), byteCount: bytesPerSample)
             }
         }
     }

@@ -88,11 +88,11 @@ struct BufferMapping: Equatable {
         min(max(inFlight + bufferFrames - capacity, 0), bufferFrames)
     }
 
-    /// The hardware pointer: frames the application wrote minus the fill it sees. Below zero
-    /// right after prepare when B > C (the excess reads as queued); alsa-lib counts modulo its
-    /// boundary, where that is a position like any other.
-    func playbackHardwarePosition(transferred: UInt64, consumed: UInt64) -> Int64 {
-        Int64(clamping: transferred) - Int64(playbackVisibleFill(inFlight: playbackInFlight(transferred: transferred, consumed: consumed)))
+    /// What the plugin reports as queued: the fill alsa-lib sees now. ExternalPCM puts the
+    /// hardware pointer this far behind the application's pointer (below zero right after
+    /// prepare when B > C, which alsa-lib takes modulo its boundary).
+    func playbackQueued(transferred: UInt64, consumed: UInt64) -> Int {
+        playbackVisibleFill(inFlight: playbackInFlight(transferred: transferred, consumed: consumed))
     }
 
     /// The most frames the application can ever have available (free, or to read): avail_min
@@ -101,7 +101,7 @@ struct BufferMapping: Equatable {
 
     /// Frames the application may write now.
     func playbackAvailable(transferred: UInt64, consumed: UInt64) -> Int {
-        bufferFrames - playbackVisibleFill(inFlight: playbackInFlight(transferred: transferred, consumed: consumed))
+        bufferFrames - playbackQueued(transferred: transferred, consumed: consumed)
     }
 
     /// The free device frames at which the daemon should wake the application: the point where
@@ -124,9 +124,10 @@ struct BufferMapping: Equatable {
         return Int(clamping: converted - transferred - margin)
     }
 
-    /// The hardware pointer: frames read plus what can be read, at most a buffer ahead.
-    func captureHardwarePosition(produced: UInt64, transferred: UInt64, held: Int) -> Int64 {
-        Int64(clamping: transferred) + Int64(min(captureReadable(produced: produced, transferred: transferred, held: held), bufferFrames))
+    /// What the plugin reports as readable: at most a buffer (ExternalPCM puts the hardware
+    /// pointer this far ahead of the application's pointer).
+    func captureQueued(produced: UInt64, transferred: UInt64, held: Int) -> Int {
+        min(captureReadable(produced: produced, transferred: transferred, held: held), bufferFrames)
     }
 
     /// The filled device frames at which the daemon should wake the application.

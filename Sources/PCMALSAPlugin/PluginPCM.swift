@@ -323,8 +323,8 @@ final class PluginPCM: ExternalPCMDriver {
             if xrunPending(stream) { return .xrun }
             let daemon = stream.memory.daemonPosition()
             return .queued(direction == .playback
-                ? mapping.playbackVisibleFill(inFlight: mapping.playbackInFlight(transferred: transferred, consumed: daemon))
-                : min(mapping.captureReadable(produced: daemon, transferred: transferred, held: stream.conversionHeldFrames), mapping.bufferFrames))
+                ? mapping.playbackQueued(transferred: transferred, consumed: daemon)
+                : mapping.captureQueued(produced: daemon, transferred: transferred, held: stream.conversionHeldFrames))
         }
     }
 

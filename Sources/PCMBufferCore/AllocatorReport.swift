@@ -14,26 +14,24 @@ public struct CardUsage: Hashable, Sendable {
     }
 }
 
+/// One substream in an ``AllocatorReport``.
+public struct SubstreamReport: Hashable, Sendable {
+    public var id: SubstreamID
+    public var status: SubstreamStatus
+
+    public init(id: SubstreamID, status: SubstreamStatus) {
+        self.id = id
+        self.status = status
+    }
+}
+
 /// A snapshot of the allocator: every card with a PCM, every substream, the card limit.
 public struct AllocatorReport: Hashable, Sendable {
     /// The per-card limit (`max_alloc_per_card`); nil: none.
     public var cardLimit: ByteCount?
     public var cards: [CardUsage]
     /// Every substream, ordered by card, device, direction and subdevice.
-    public var substreams: [(id: SubstreamID, status: SubstreamStatus)]
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.cardLimit == b.cardLimit && a.cards == b.cards && a.substreams.elementsEqual(b.substreams) { $0.id == $1.id && $0.status == $1.status }
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(cardLimit)
-        hasher.combine(cards)
-        for entry in substreams {
-            hasher.combine(entry.id)
-            hasher.combine(entry.status)
-        }
-    }
+    public var substreams: [SubstreamReport]
 }
 
 extension SubstreamAllocator {
@@ -41,13 +39,8 @@ extension SubstreamAllocator {
     /// that goes away meanwhile is left out (a listing, not a transaction).
     public func report() -> AllocatorReport {
         let ids = (try? withState { state in Array(state.substreams.keys) }) ?? []
-        let sorted = ids.sorted {
-            ($0.card, $0.device, $0.direction.rawValue, $0.subdevice) < ($1.card, $1.device, $1.direction.rawValue, $1.subdevice)
-        }
-        var substreams: [(id: SubstreamID, status: SubstreamStatus)] = []
-        for id in sorted {
-            if let status = try? status(substream: id) { substreams.append((id, status)) }
-        }
+        let sorted = ids.sorted()
+        let substreams = sorted.compactMap { id in (try? status(substream: id)).map { SubstreamReport(id: id, status: $0) } }
         let cards = Set(sorted.map(\.card)).sorted().map { CardUsage(card: $0, bytesInUse: bytesInUse(card: $0)) }
         return AllocatorReport(cardLimit: cardLimit, cards: cards, substreams: substreams)
     }
