@@ -11,6 +11,7 @@ extension BenchmarkRegistry {
     static let alsa: [Benchmark] = [
         Benchmark(name: "alsa/period-cycle", run: alsaPeriodCycle),
         Benchmark(name: "alsa/status-timestamp-poll", run: alsaStatusTimestampPoll),
+        Benchmark(name: "alsa/wake-threshold", run: alsaWakeThreshold),
     ]
 
     /// A null playback PCM configured like a daemon device: S16 stereo, 48 kHz, 128-frame
@@ -75,6 +76,31 @@ extension BenchmarkRegistry {
         return [
             Measurement(metric: "status+htimestamp+avail_delay+revents", value: time, unit: "ns/op"),
             Measurement(metric: "status+htimestamp+avail_delay+revents", value: mallocs ?? .nan, unit: "mallocs/op"),
+        ]
+    }
+
+    /// Moving avail_min between one and two periods, as the audio thread does when a
+    /// low-latency client comes and goes (`WakeThreshold.set`): must not allocate.
+    static func alsaWakeThreshold(_ context: BenchmarkContext) throws -> [Measurement] {
+        let pcm = try openBenchmarkPCM()
+        var threshold = try WakeThreshold(pcm: pcm)
+        var failure: ALSAError?
+        var wide = false
+        let iterations = context.iterations(200_000)
+        // Closures written out at each call: a noncopyable value may only be captured by a
+        // closure that does not escape.
+        let time = context.nanosecondsPerIteration(iterations) {
+            wide.toggle()
+            do { try threshold.set(wide ? 256 : 128, on: pcm) } catch { failure = error }
+        }
+        let mallocs = context.mallocsPerIteration(iterations) {
+            wide.toggle()
+            do { try threshold.set(wide ? 256 : 128, on: pcm) } catch { failure = error }
+        }
+        if let failure { throw BenchmarkFailure("avail_min change refused: \(failure)") }
+        return [
+            Measurement(metric: "sw_params avail_min change", value: time, unit: "ns/op"),
+            Measurement(metric: "sw_params avail_min change", value: mallocs ?? .nan, unit: "mallocs/op"),
         ]
     }
 }

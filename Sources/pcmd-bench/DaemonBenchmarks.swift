@@ -30,7 +30,7 @@ extension BenchmarkRegistry {
     private static func claim(_ slots: SlotTable, count: Int, initialState: SlotState) throws -> [StreamSlot] {
         try (0..<count).map { _ in
             try slots.claim(ringFrames: 1024, rate: 48_000, devicePeriodFrames: daemonPeriod, deviceBufferFrames: 512,
-                            startThreshold: 1, initialState: initialState)
+                            startThreshold: 1, latencyFrames: 1024, initialState: initialState)
         }
     }
     private static let daemonLayout = FrameLayout(format: .s16, channels: 2)
@@ -77,7 +77,7 @@ extension BenchmarkRegistry {
             for end in ends { _ = end.cursor.write(UnsafeRawBufferPointer(source)) }
             guard case .ok = bench.pcm.availUpdate() else { failed = true; return }
             let result = bench.pcm.mmapTransfer(maxFrames: FrameCount(daemonPeriod)) { region in
-                processor.process(region)
+                processor.process(region, deviceQueued: 0)
                 return region.frames
             }
             if case .interrupted = result { failed = true }
@@ -102,7 +102,7 @@ extension BenchmarkRegistry {
         return try report(context, label: "\(clients) clients fanned out", cycle: {
             guard case .ok = bench.pcm.availUpdate() else { failed = true; return }
             let result = bench.pcm.mmapTransfer(maxFrames: FrameCount(daemonPeriod)) { region in
-                processor.process(region)
+                processor.process(region, deviceQueued: 0)
                 return region.frames
             }
             if case .interrupted = result { failed = true }

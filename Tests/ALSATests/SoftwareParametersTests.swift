@@ -63,4 +63,48 @@ import Testing
         #expect(error?.isBadState == true)
         #expect(error?.functionName == "snd_pcm_sw_params")
     }
+
+    // WakeThreshold: the audio thread moves avail_min while the stream runs.
+
+    @Test func wakeThreshold_movesAvailMinAndKeepsEverythingElse() throws {
+        var pcm = try PCM(device: "null", direction: .playback)
+        try pcm.configureHardware(standardRequest)
+        let before = try pcm.configureSoftware(SoftwareRequest(silenceAfterPlayed: true))
+        var threshold = try WakeThreshold(pcm: pcm)
+        #expect(threshold.frames == 1200)
+        try threshold.set(2400, on: pcm)
+        #expect(threshold.frames == 2400)
+        var after = try pcm.currentSoftwareConfiguration()
+        #expect(after.availMin == 2400)
+        after.availMin = before.availMin
+        #expect(after == before, "only avail_min changed")
+        try pcm.start()
+        try threshold.set(3600, on: pcm)
+        #expect(try pcm.currentSoftwareConfiguration().availMin == 3600)
+        try threshold.set(1200, on: pcm)
+        #expect(try pcm.currentSoftwareConfiguration().availMin == 1200)
+    }
+
+    @Test func wakeThreshold_underAPeriodIsRaisedAndReadBack() throws {
+        var pcm = try PCM(device: "null", direction: .playback)
+        try pcm.configureHardware(standardRequest)
+        try pcm.configureSoftware()
+        var threshold = try WakeThreshold(pcm: pcm)
+        try threshold.set(2400, on: pcm)
+        try threshold.set(10, on: pcm)
+        #expect(threshold.frames == 1200, "what is in force, not what was asked")
+    }
+
+    @Test func wakeThreshold_refusesZeroAndMoreThanTheBuffer_keepingTheOldOne() throws {
+        var pcm = try PCM(device: "null", direction: .playback)
+        try pcm.configureHardware(standardRequest)
+        try pcm.configureSoftware()
+        var threshold = try WakeThreshold(pcm: pcm)
+        for bad in [FrameCount(0), FrameCount(4801), FrameCount(-5)] {
+            let error = #expect(throws: ALSAError.self) { try threshold.set(bad, on: pcm) }
+            #expect(error?.code == -EINVAL)
+        }
+        #expect(threshold.frames == 1200)
+        #expect(try pcm.currentSoftwareConfiguration().availMin == 1200)
+    }
 }

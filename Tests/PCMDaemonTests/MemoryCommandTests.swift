@@ -6,6 +6,7 @@
 import Foundation
 import PCMBufferCore
 import PCMClient
+import PCMDaemon
 import PCMProtocol
 import Testing
 
@@ -60,5 +61,33 @@ struct MemoryCommandTests {
         try await stream.close()
         owner.close()
         _ = try daemon.stop()
+    }
+
+    @Test("prealloc from another user is refused with accessDenied and changes nothing",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+                   && AccessPolicy.groupID(named: "audio") != nil, "needs root, setpriv and an audio group"))
+    func preallocFromAnotherUser() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(["--device", "playout", "--period", "256"], directory: dir)
+        let audio = try #require(AccessPolicy.groupID(named: "audio"))
+        let substream = SubstreamID(card: 0, device: 0, direction: .playback, subdevice: 0)
+        // A member of the audio group may play and list, but not change the daemon's memory.
+        let listed = try ToolProcess.run("/usr/bin/setpriv", arguments: [
+            "--reuid", "65534", "--regid", "\(audio)", "--clear-groups",
+            ToolProcess.executable("pcmctl").path, "memory", "--socket", daemon.socket,
+        ])
+        #expect(listed.status == 0, "listing as uid 65534: \(listed.stderr)")
+        let changed = try ToolProcess.run("/usr/bin/setpriv", arguments: [
+            "--reuid", "65534", "--regid", "\(audio)", "--clear-groups",
+            ToolProcess.executable("pcmctl").path, "prealloc", "card0/pcm0p/sub0", "32K", "--socket", daemon.socket,
+        ])
+        #expect(changed.status == 1 && changed.stderr.contains("only root or the daemon's own user may change a preallocation"),
+                "status \(changed.status): \(changed.stderr)")
+        let owner = try await PCMConnection.connect(path: daemon.socket, clientName: "owner")
+        let device = try await owner.memory().substreams.first { $0.substream == substream }
+        #expect(device?.status.preallocatedBytes == ByteCount(64 * 1024), "the refused request changed the preallocation")
+        owner.close()
+        let result = try daemon.stop()
+        #expect(result.status == 0, "\(result.log)")
     }
 }

@@ -18,7 +18,7 @@ struct StreamMemoryLifecycleTests {
 
     private func claim(_ table: SlotTable) throws -> StreamSlot {
         try table.claim(ringFrames: 4096, rate: 48_000, devicePeriodFrames: 256, deviceBufferFrames: 768,
-                        startThreshold: 4096, initialState: .prefilling)
+                        startThreshold: 4096, latencyFrames: 4096, initialState: .prefilling)
     }
 
     @Test("a released stream's pages read as zeros in the client, and the card is credited")
@@ -84,7 +84,7 @@ struct StreamMemoryLifecycleTests {
         while refusal == nil, claimed.count < 8 {
             do throws(SlotError) {
                 claimed.append(try slots.claim(ringFrames: 48_128, rate: 48_000, devicePeriodFrames: 256, deviceBufferFrames: 768,
-                                               startThreshold: 1, initialState: .active))
+                                               startThreshold: 1, latencyFrames: 48_128, initialState: .active))
             } catch {
                 refusal = error
             }

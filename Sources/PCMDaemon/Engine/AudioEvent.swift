@@ -36,6 +36,13 @@ public struct AudioEvent: Sendable, Equatable, BitwiseCopyable {
         case clientUnderrun
         /// A capture client did not read in time and lost frames; `value` is the slot index.
         case clientOverrun
+        /// The audio thread now wakes every `value` frames (avail_min), because clients came or
+        /// went; `position` is 0, or the negative errno when the device refused the change.
+        case wakeIntervalChanged
+        /// The device's position moved `value` frames more (positive) or fewer (negative)
+        /// than the time since the last wake explains: a buffer skipped or played twice that the
+        /// driver did not report as an xrun (`PositionWatch`).
+        case positionJump
         /// Playback finished draining after a stop request.
         case drained
         /// The thread stopped its loop.

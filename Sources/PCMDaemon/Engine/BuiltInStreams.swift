@@ -94,7 +94,7 @@ public final class BuiltInStream: Sendable {
             // Sources start full (below), so they start running at once: no prefill, and the
             // first periods are not underruns.
             slot = try table.claim(ringFrames: ringFrames, rate: rate, devicePeriodFrames: min(periodFrames, ringFrames),
-                                   deviceBufferFrames: periodFrames, startThreshold: 1, initialState: .active)
+                                   deviceBufferFrames: periodFrames, startThreshold: 1, latencyFrames: ringFrames, initialState: .active)
         } catch {
             throw .device(name: name, reason: error.description)
         }

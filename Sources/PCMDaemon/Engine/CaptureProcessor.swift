@@ -10,10 +10,9 @@ import Synchronization
 
 /// Fans captured frames out to the capture slots, on the audio thread.
 public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
-    // Safety: `gatherStaging` and `deviceBuffer` are set in `deviceOpened`/`deviceClosed` and
+    // Safety: `gatherStaging` is set in `deviceOpened`/`deviceClosed` and
     // read in `process`, all only on the device's audio thread.
     nonisolated(unsafe) private var gatherStaging: UnsafeMutableRawBufferPointer?
-    nonisolated(unsafe) private var deviceBuffer: UInt64 = 0
     public let slots: SlotTable
     private let events: DeviceControl
 
@@ -24,14 +23,17 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
 
     public func deviceOpened(_ hardware: HardwareConfiguration, staging: RuntimeBuffer) {
         gatherStaging = hardware.access == .mmapInterleaved ? nil : staging.area
-        deviceBuffer = UInt64(hardware.bufferFrames.value)
         slots.negotiatedPeriodFrames.store(hardware.periodFrames.value, ordering: .relaxed)
         slots.negotiatedBufferFrames.store(hardware.bufferFrames.value, ordering: .relaxed)
     }
 
+    public func wakeInterval(period: FrameCount, buffer: FrameCount, rate: Int) -> FrameCount {
+        slots.wakeInterval(period: period, buffer: buffer, rate: rate)
+    }
+
     public func deviceClosed() { gatherStaging = nil }
 
-    public func process(_ region: MMapRegion) {
+    public func process(_ region: MMapRegion, deviceQueued: FrameCount) {
         slots.insidePeriod.store(true, ordering: .sequentiallyConsistent)
         defer { slots.insidePeriod.store(false, ordering: .sequentiallyConsistent) }
         let frames = UInt64(region.frames.value)
@@ -66,7 +68,7 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
                 }
             }
             slot.publish(state.shared, in: memory)
-            memory.publishClock(SharedStreamClock(framesPlayed: slot.periodPosition, monotonicNanoseconds: now, deviceDelay: deviceBuffer),
+            memory.publishClock(SharedStreamClock(framesPlayed: slot.periodPosition, monotonicNanoseconds: now, deviceDelay: UInt64(deviceQueued.value)),
                                 sequence: &slot.periodClockSequence)
             // Wake a waiting reader once the frames it asked for are there (pa_fdsem's rule).
             guard memory.loadWaiting() else { continue }

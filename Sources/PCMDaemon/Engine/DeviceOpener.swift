@@ -22,6 +22,9 @@ public struct OpenDevice: ~Copyable {
     public let allocationChanged: Bool
     /// Whether the device paces itself (hw: devices do; alsa-lib's null and file do not).
     public let pacesItself: Bool
+    /// The preallocated sw_params through which the audio thread moves avail_min as clients
+    /// come and go; one period at open.
+    public var wakeThreshold: WakeThreshold
 }
 
 /// How one device stream is opened; a value so the audio thread can reopen with it.
@@ -71,6 +74,7 @@ public struct DeviceOpener: Sendable {
         }
         let hardware: HardwareConfiguration
         let software: SoftwareConfiguration
+        let wakeThreshold: WakeThreshold
         do {
             let request = HardwareRequest(
                 format: layout.format, channels: layout.channels, rate: configuration.rate,
@@ -91,6 +95,7 @@ public struct DeviceOpener: Sendable {
         do {
             // Late playback plays silence, never a stale buffer again.
             software = try pcm.configureSoftware(SoftwareRequest(stopOnXrun: true, silenceAfterPlayed: direction == .playback))
+            wakeThreshold = try WakeThreshold(pcm: pcm)
         } catch {
             throw .negotiate(error)
         }
@@ -110,7 +115,7 @@ public struct DeviceOpener: Sendable {
             throw .sizing("\(error)")
         }
         return OpenDevice(pcm: pcm, hardware: hardware, software: software, staging: staging,
-                          allocationChanged: change == .changed, pacesItself: pacesItself)
+                          allocationChanged: change == .changed, pacesItself: pacesItself, wakeThreshold: wakeThreshold)
     }
 }
 

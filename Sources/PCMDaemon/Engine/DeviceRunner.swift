@@ -113,6 +113,13 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
     /// The period loop for one opened device, until a request or a loss ends it.
     private func stream(_ device: inout OpenDevice) -> StreamEnd {
         let period = device.hardware.periodFrames
+        let bufferFrames = device.hardware.bufferFrames.value
+        let playback = isPlayback
+        // A wake interval the device refused is not asked for again until the clients change.
+        var refusedWakeInterval: FrameCount?
+        // Frames moved through the mmap area since the open: with avail, the device's position.
+        var transferred = 0
+        var watch = PositionWatch(rate: device.hardware.rate, bufferFrames: bufferFrames)
         let descriptorCount = (try? device.pcm.pollDescriptorCount()) ?? 0
         // Allocated once per open, outside the loop: the device's descriptors plus the wakeup fd.
         let descriptors = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: descriptorCount + 1)
@@ -121,7 +128,7 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
         descriptors[filled] = pollfd(fd: control.wakeup.fd, events: Int16(POLLIN), revents: 0)
         var pacing = device.pacesItself ? nil : Optional(PacingClock(rate: device.hardware.rate, lead: device.hardware.bufferFrames))
         // A poll that outlasts two buffers means the device stopped interrupting.
-        let bufferMilliseconds = device.hardware.bufferFrames.value * 1000 / device.hardware.rate
+        let bufferMilliseconds = bufferFrames * 1000 / device.hardware.rate
         let pollTimeout = Int32(max(20, min(2 * bufferMilliseconds, 2000)))
 
         var started = false
@@ -136,6 +143,8 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
             case .stop: return .stop(drain: false)
             case .drainAndStop: return .stop(drain: true)
             }
+            followWakeInterval(&device, refused: &refusedWakeInterval)
+            let wake = device.wakeThreshold.frames
             let avail: FrameCount
             switch device.pcm.availUpdate() {
             case .ok(let frames): avail = frames
@@ -143,11 +152,21 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                 if let end = recover(interruption, &device, started: &started) { return end }
                 continue
             }
-            if avail < period {
+            if started, device.pacesItself {
+                let position = playback ? transferred - (bufferFrames - avail.value) : transferred + avail.value
+                if let jump = watch.observe(position: position, at: MonotonicClock.nanoseconds()) {
+                    control.report(.positionJump, value: Int64(jump), position: control.frames)
+                }
+            } else {
+                watch.reset()
+            }
+            // Prefill fills whole periods until the buffer is full; a running stream sleeps until
+            // avail_min (the wake interval) is reached, then moves every whole period available.
+            if avail < period || (started && avail < wake) {
                 if isPlayback && !started {
                     // The buffer is prefilled: start it explicitly (mmap commits never do).
                     if let end = start(&device, started: &started) { return end }
-                    pacing?.restart()
+                    pacing?.restart(queued: FrameCount(device.hardware.bufferFrames.value - avail.value))
                     continue
                 }
                 if poll(descriptors.baseAddress, nfds_t(filled + 1), pollTimeout) > 0 {
@@ -160,16 +179,34 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
             // Whole periods only; a region may end early at the ring's wrap, so loop on it.
             var todo = FrameCount(avail.value - avail.value % period.value)
             // A device that does not pace itself (the null PCM) always reports its whole buffer
-            // free: move one period per due time, as a card would, not the whole buffer at once
+            // free: move one wake interval per due time, as a card would, not the whole buffer at once
             // (which made every client need a whole device buffer queued at each wakeup).
-            if pacing != nil, started { todo = min(todo, period) }
+            if let pacing, started {
+                todo = min(todo, wake)
+                // Not due yet: sleep (wakeable by requests, which the loop's top handles).
+                let wait = pacing.millisecondsUntilDue(next: todo)
+                if wait > 0 {
+                    _ = waitForRequest(milliseconds: wait)
+                    continue
+                }
+            }
+            // What the device holds beyond each region, for the streams' clocks: measured from
+            // avail. A device that does not pace itself holds, for playback, what it was fed ahead
+            // of real time, and for capture nothing beyond what is taken now.
+            var deviceAvail = avail.value
+            if let pacing, started {
+                deviceAvail = playback ? bufferFrames - min(bufferFrames, pacing.framesAhead()) : todo.value
+            }
             while todo.value > 0 {
                 let result = device.pcm.mmapTransfer(maxFrames: todo) { region in
-                    processor.process(region)
+                    let beyond = playback ? bufferFrames - deviceAvail : deviceAvail - region.frames.value
+                    processor.process(region, deviceQueued: FrameCount(max(0, beyond)))
                     return region.frames
                 }
                 switch result {
                 case .ok(let moved):
+                    deviceAvail -= moved.value
+                    transferred += moved.value
                     todo -= moved
                     control.countPeriod(frames: moved.value)
                     pacing?.advance(by: moved)
@@ -178,10 +215,24 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                     todo = .zero
                 }
             }
-            if let pacing, started {
-                let wait = pacing.millisecondsUntilDue()
-                if wait > 0 { _ = waitForRequest(milliseconds: wait) }  // the loop's top handles requests
-            }
+        }
+    }
+
+    /// Moves avail_min to the interval the clients allow now (`WakeInterval`): one ioctl when
+    /// a client came or went, nothing otherwise. A refusal is reported once and the threshold
+    /// in force is kept, which is always safe (it was the one period at open, or a value the
+    /// device accepted).
+    private func followWakeInterval(_ device: inout OpenDevice, refused: inout FrameCount?) {
+        let wanted = processor.wakeInterval(period: device.hardware.periodFrames, buffer: device.hardware.bufferFrames,
+                                            rate: device.hardware.rate)
+        guard wanted != device.wakeThreshold.frames, wanted != refused else { return }
+        do {
+            try device.wakeThreshold.set(wanted, on: device.pcm)
+            refused = nil
+            control.report(.wakeIntervalChanged, value: Int64(wanted.value))
+        } catch {
+            refused = wanted
+            control.report(.wakeIntervalChanged, value: Int64(wanted.value), position: Int64(error.code))
         }
     }
 

@@ -15,10 +15,21 @@ public protocol PeriodProcessor: AnyObject, Sendable {
     func deviceOpened(_ hardware: HardwareConfiguration, staging: RuntimeBuffer)
 
     /// Playback: fill all `region.frames` frames of `region`. Capture: consume them.
-    func process(_ region: MMapRegion)
+    ///
+    /// `deviceQueued` is what the device holds beyond the region, measured when the thread woke:
+    /// for playback the frames queued ahead of it (played before its first frame), for capture
+    /// the frames captured after its last one. The streams' clocks publish it as their device
+    /// delay, so that a client's `snd_pcm_delay` is what the device really holds, not the
+    /// nominal buffer.
+    func process(_ region: MMapRegion, deviceQueued: FrameCount)
 
     /// The device is being closed (lost, reopened or stopping).
     func deviceClosed()
+
+    /// How many frames the device may move between two wakeups of the audio thread: a whole
+    /// number of periods, at least one, leaving at least one period of the buffer as margin.
+    /// Read at the top of every loop iteration, so it must be cheap (atomics only).
+    func wakeInterval(period: FrameCount, buffer: FrameCount, rate: Int) -> FrameCount
 }
 
 /// Keeps a device that does not pace itself (alsa-lib's `null` and `file`, whose buffer is
@@ -35,17 +46,28 @@ struct PacingClock {
         self.leadFrames = UInt64(lead.value)
     }
 
-    mutating func restart() {
+    /// Starts the clock now, with `queued` frames already in the device (a playback prefill).
+    mutating func restart(queued: FrameCount = 0) {
         startTime = MonotonicClock.nanoseconds()
-        frames = 0
+        frames = UInt64(max(queued.value, 0))
     }
 
     mutating func advance(by moved: FrameCount) { frames += UInt64(moved.value) }
 
-    /// Milliseconds to wait before more frames are due (0 when they are due now).
-    func millisecondsUntilDue() -> Int32 {
-        guard frames > leadFrames else { return 0 }
-        let dueAt = startTime + (frames - leadFrames) * 1_000_000_000 / rate
+    /// Frames moved ahead of real time now: what a card would still hold queued.
+    func framesAhead() -> Int {
+        let elapsed = MonotonicClock.nanoseconds() &- startTime
+        let due = elapsed * rate / 1_000_000_000
+        return frames > due ? Int(frames - due) : 0
+    }
+
+    /// Milliseconds to wait before the next `chunk` frames are due (0 when they are due now):
+    /// like a card with a `lead`-frame buffer whose avail_min is `chunk`, they are due once
+    /// they fit, when no more than `lead − chunk` frames are left ahead of real time.
+    func millisecondsUntilDue(next chunk: FrameCount) -> Int32 {
+        let fitting = frames + UInt64(max(chunk.value, 0))
+        guard fitting > leadFrames else { return 0 }
+        let dueAt = startTime + (fitting - leadFrames) * 1_000_000_000 / rate
         let now = MonotonicClock.nanoseconds()
         guard dueAt > now else { return 0 }
         return Int32(min((dueAt - now + 999_999) / 1_000_000, 1000))

@@ -16,14 +16,16 @@ import Synchronization
 
 /// Mixes the playback slots into the device, on the audio thread.
 public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
-    // Safety: `mixer`, `wrapScratch`, `nonInterleavedStaging` and `deviceBuffer` are set in
-    // `deviceOpened`/`deviceClosed` and used in `process`, all called only on the device's
-    // audio thread; other threads touch only `slots` (whose shared fields are atomics) and the
-    // master volume (atomics).
+    // Safety: `mixer`, `wrapScratch`, `nonInterleavedStaging`, `deviceBuffer` and
+    // `periodDeviceDelay` are set in `deviceOpened`/`deviceClosed`/`process` and used in
+    // `process`, all called only on the device's audio thread; other threads touch only `slots`
+    // (whose shared fields are atomics) and the master volume (atomics).
     nonisolated(unsafe) private var mixer: Mixer?
     nonisolated(unsafe) private var nonInterleavedStaging: UnsafeMutableRawBufferPointer?
     nonisolated(unsafe) private var wrapScratch: UnsafeMutableRawBufferPointer?
     nonisolated(unsafe) private var deviceBuffer: UInt64 = 0
+    /// The device delay the clocks publish this period (see `process`).
+    nonisolated(unsafe) private var periodDeviceDelay: UInt64 = 0
     public let slots: SlotTable
     private let master = Atomic<UInt32>(Float(1).bitPattern)
     private let masterMuted = Atomic<Bool>(false)
@@ -55,17 +57,24 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
 
     deinit { wrapScratch?.deallocate() }
 
+    public func wakeInterval(period: FrameCount, buffer: FrameCount, rate: Int) -> FrameCount {
+        slots.wakeInterval(period: period, buffer: buffer, rate: rate)
+    }
+
     public func deviceClosed() {
         mixer = nil
         nonInterleavedStaging = nil
     }
 
-    public func process(_ region: MMapRegion) {
+    public func process(_ region: MMapRegion, deviceQueued: FrameCount) {
         guard mixer != nil else { return }
         slots.insidePeriod.store(true, ordering: .sequentiallyConsistent)
         defer { slots.insidePeriod.store(false, ordering: .sequentiallyConsistent) }
         let frames = region.frames
         let now = MonotonicClock.nanoseconds()
+        // Once this region is written, the last frame taken from a ring is heard after
+        // everything queued ahead of it and the region itself.
+        periodDeviceDelay = UInt64(deviceQueued.value + frames.value)
         let master = masterVolume
         let destination = nonInterleavedStaging.map { UnsafeMutableRawBufferPointer(rebasing: $0[..<(frames.value * slots.layout.bytesPerFrame)]) }
             ?? region.interleavedBytes
@@ -211,7 +220,7 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
             events.report(.clientUnderrun, value: Int64(slot.index), position: Int64(count))
         }
         slot.publish(slot.stateValue.load(ordering: .acquiring).shared, in: memory)
-        memory.publishClock(SharedStreamClock(framesPlayed: slot.periodPosition, monotonicNanoseconds: now, deviceDelay: deviceBuffer),
+        memory.publishClock(SharedStreamClock(framesPlayed: slot.periodPosition, monotonicNanoseconds: now, deviceDelay: periodDeviceDelay),
                             sequence: &slot.periodClockSequence)
         // pa_fdsem's rule: only a client that says it waits is woken, and only once the space
         // it asked for is free. The free space comes from the W validated this period (not a

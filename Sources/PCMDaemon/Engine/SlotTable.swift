@@ -59,6 +59,10 @@ public final class SlotTable: Sendable {
     /// the configured sizes, which `set_period_size_near` may not have granted.
     let negotiatedPeriodFrames = Atomic<Int>(0)
     let negotiatedBufferFrames = Atomic<Int>(0)
+    /// The smallest latency among the claimed slots' clients, in frames (0: none claimed),
+    /// kept by the owners at claim and release so the audio thread reads one atomic to pick its
+    /// wake interval.
+    let smallestLatencyFrames = Atomic<Int>(0)
     /// How many streams' memory the kernel refused to lock (`mlock`), for the log.
     let lockRefusals = Atomic<Int>(0)
 
@@ -100,8 +104,10 @@ public final class SlotTable: Sendable {
     /// Claims a free slot with fresh shared memory for a ring of at least `ringFrames` frames
     /// (rounded up to whole pages) and an eventfd to wake its client, and starts it in
     /// `initialState`. The slot owns both until ``release(_:)``.
+    /// `latencyFrames` is what its client asked to keep queued, from which the device's wake
+    /// interval is chosen (see `WakeInterval`).
     public func claim(ringFrames: Int, rate: Int, devicePeriodFrames: Int, deviceBufferFrames: Int,
-                      startThreshold: Int, initialState: SlotState) throws(SlotError) -> StreamSlot {
+                      startThreshold: Int, latencyFrames: Int, initialState: SlotState) throws(SlotError) -> StreamSlot {
         guard ringFrames > 0, devicePeriodFrames > 0 else { throw .invalidBuffer(frames: ringFrames, period: devicePeriodFrames) }
         guard ringFrames <= maximumFrames else { throw .bufferTooLarge(frames: ringFrames, maximum: maximumFrames) }
         // Whole pages: round up, unless that passes the maximum, then down (a ring asked at the
@@ -136,7 +142,9 @@ public final class SlotTable: Sendable {
                 // still plays, the pages were populated at allocation and are merely
                 // swappable; the server logs the count.
                 if memory.lockResident() != nil { lockRefusals.add(1, ordering: .relaxed) }
-                slot.attach(memory, wakeDescriptor: wake, startThreshold: min(startThreshold, frames.value), initialState: initialState)
+                slot.attach(memory, wakeDescriptor: wake, startThreshold: min(startThreshold, frames.value),
+                            latencyFrames: max(1, latencyFrames), initialState: initialState)
+                updateSmallestLatency()
                 return slot
             } catch {
                 close(wake)
@@ -161,6 +169,7 @@ public final class SlotTable: Sendable {
         memory?.unlockResident()
         if wake >= 0 { close(wake) }
         return claims.withLock { _ -> SlotError? in
+            updateSmallestLatency()
             var failure: SlotError?
             do throws(PCMMemoryError) {
                 try allocator.release(substream: slot.substream)
@@ -174,6 +183,21 @@ public final class SlotTable: Sendable {
             }
             return failure
         }
+    }
+
+    /// Recomputes `smallestLatencyFrames`; called with `claims` held, so that a claim and a release
+    /// on two threads cannot store their results out of order.
+    private func updateSmallestLatency() {
+        let smallest = slots.lazy.map { $0.latencyFrames.load(ordering: .relaxed) }.filter { $0 > 0 }.min() ?? 0
+        smallestLatencyFrames.store(smallest, ordering: .relaxed)
+    }
+
+    /// Frames the device may move between two wakeups of its audio thread, for the clients
+    /// claimed now (see `WakeInterval`). Audio thread: one atomic load.
+    public func wakeInterval(period: FrameCount, buffer: FrameCount, rate: Int) -> FrameCount {
+        let smallest = smallestLatencyFrames.load(ordering: .relaxed)
+        return FrameCount(WakeInterval.frames(period: period.value, buffer: buffer.value, rate: rate,
+                                              smallestClientLatency: smallest > 0 ? smallest : nil))
     }
 
     /// Slots in use.

@@ -76,6 +76,10 @@ public final class StreamSlot: @unchecked Sendable {
     /// Set by the audio thread when the client wrote an impossible position; the slot is
     /// silent from then on and the owner ends the stream.
     let violationFlag = Atomic<Bool>(false)
+    /// The latency its client asked for, in device frames, while the slot is claimed; 0 when
+    /// it is free. The device's wake interval is chosen from it, not from the ring, which is
+    /// never under the device buffer plus a period, whatever the client asked.
+    let latencyFrames = Atomic<Int>(0)
 
     init(index: Int, direction: StreamDirection, substream: SubstreamID) {
         self.index = index
@@ -119,7 +123,7 @@ public final class StreamSlot: @unchecked Sendable {
 
     /// Hands the slot its memory and wake eventfd and starts it in `initialState`, so that no
     /// period sees it in a state it was never meant to have.
-    func attach(_ newMemory: SharedStreamMemory, wakeDescriptor: Int32, startThreshold: Int, initialState: SlotState) {
+    func attach(_ newMemory: SharedStreamMemory, wakeDescriptor: Int32, startThreshold: Int, latencyFrames: Int, initialState: SlotState) {
         precondition(state == .free, "attaching memory to a slot in use")
         memory = newMemory
         self.wakeDescriptor = wakeDescriptor
@@ -134,6 +138,7 @@ public final class StreamSlot: @unchecked Sendable {
         overrunCount.store(0, ordering: .relaxed)
         violationFlag.store(false, ordering: .relaxed)
         volume = .unity
+        self.latencyFrames.store(latencyFrames, ordering: .relaxed)
         stateValue.store(initialState, ordering: .sequentiallyConsistent)
     }
 
@@ -148,6 +153,7 @@ public final class StreamSlot: @unchecked Sendable {
         let released = (memory, wakeDescriptor)
         memory = nil
         wakeDescriptor = -1
+        latencyFrames.store(0, ordering: .relaxed)
         stateValue.store(.free, ordering: .sequentiallyConsistent)
         return released
     }

@@ -19,11 +19,12 @@ public final class ClientService: Service, Sendable {
     public func run() async throws {
         let server = self.server
         let thread = try RealtimeThread(name: "pcmd-clients", realtimePriority: 0) { server.run() }
-        // Wakes rarely, only to notice a server thread that ended by itself; a graceful shutdown
-        // cancels the wait at once, so stopping is never delayed by it.
+        // Wakes rarely (every 5 s), only to notice a server thread that ended by itself, which
+        // never happens in a healthy daemon; a graceful shutdown cancels the wait at once, so
+        // stopping is never delayed by it, and an idle daemon is not kept awake by it.
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled, !server.isFinished {
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await Task.sleep(for: .seconds(5))
             }
         }
         server.stop()

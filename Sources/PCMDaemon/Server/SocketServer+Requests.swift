@@ -229,7 +229,7 @@ extension SocketServer {
         let slot: StreamSlot
         do throws(SlotError) {
             slot = try table.claim(ringFrames: ringWanted, rate: engine.rate, devicePeriodFrames: period, deviceBufferFrames: deviceBuffer,
-                                   startThreshold: max(1, min(wanted, ringWanted)),
+                                   startThreshold: max(1, min(wanted, ringWanted)), latencyFrames: wanted,
                                    initialState: mode == .playback ? .prefilling : .active)
         } catch {
             switch error {

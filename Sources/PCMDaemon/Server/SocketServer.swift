@@ -41,8 +41,9 @@ public final class SocketServer: @unchecked Sendable {
     /// time, so the sessions are scanned for expired ones only once it has passed. It may be
     /// early (a deadline that moved on), never late.
     private var nextStepCheck = UInt64.max
-    /// How long poll() may sleep while clients are connected and no device makes progress (a card
-    /// that is gone): stall and close deadlines are checked at least this often.
+    /// How often stall and close deadlines are checked while some session has output queued or is
+    /// closing. Otherwise the thread sleeps until a descriptor is ready or the next step deadline
+    /// (a hello, a half-sent message) is due: while clients simply play, it does not wake at all.
     private static let deadlineCheckMilliseconds: Int32 = 250
 
     public init(listener: consuming ClientListener, engine: ServerEngine, configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
@@ -91,9 +92,7 @@ public final class SocketServer: @unchecked Sendable {
                 descriptors.append(pollfd(fd: fd, events: events, revents: 0))
                 order.append(fd)
             }
-            // With no clients there are no deadlines: sleep until one connects or a stop wakes us.
-            let timeout = sessions.isEmpty ? -1 : Self.deadlineCheckMilliseconds
-            _ = poll(&descriptors, nfds_t(descriptors.count), timeout)  // EINTR: just go round again
+            _ = poll(&descriptors, nfds_t(descriptors.count), pollTimeout())  // EINTR: just go round again
 
             if descriptors[0].revents != 0 {
                 var value: UInt64 = 0
@@ -274,6 +273,23 @@ public final class SocketServer: @unchecked Sendable {
         }
         releaseStreams(of: session)
         session.beginClosing(now: now, reason: "closed by the client")
+    }
+
+    /// How long the loop may sleep: until the next step deadline, and no more than
+    /// `deadlineCheckMilliseconds` while a session has output queued (it may stall) or is
+    /// closing (it has a close deadline); forever (-1) when nothing is due.
+    private func pollTimeout() -> Int32 {
+        var timeout: Int32 = -1
+        if sessions.values.contains(where: { $0.wantsToWrite || $0.phase == .closing }) {
+            timeout = Self.deadlineCheckMilliseconds
+        }
+        if nextStepCheck != .max {
+            let now = MonotonicClock.nanoseconds()
+            // Rounded up, so the loop wakes after the deadline, not just before it.
+            let due = nextStepCheck > now ? Int32(min((nextStepCheck - now + 999_999) / 1_000_000, 60_000)) : 0
+            timeout = timeout < 0 ? due : min(timeout, due)
+        }
+        return timeout
     }
 
     // MARK: - Step deadlines

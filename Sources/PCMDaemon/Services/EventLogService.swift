@@ -7,14 +7,14 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// Drains every device's event queue into the log four times a second: often enough for a
-/// person reading it, rarely enough that an idle daemon does not keep a CPU awake.
+/// Drains every device's event queue into the log once a second: often enough for a person
+/// reading it, rarely enough that the daemon's own wakeups stay far below its audio thread's.
 public struct EventLogService: Service {
     private let controls: [DeviceControl]
     private let logger: Logger
     private let interval: Duration
 
-    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .milliseconds(250)) {
+    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .seconds(1)) {
         self.controls = controls
         self.logger = logger
         self.interval = interval
@@ -81,6 +81,17 @@ public struct EventLogService: Service {
             metadata["stream.slot"] = "\(event.value)"
             metadata["stream.overruns"] = "\(event.position)"
             logger.debug("client stream overrun", metadata: metadata)
+        case .wakeIntervalChanged:
+            metadata["pcm.wake_frames"] = "\(event.value)"
+            if event.position < 0 {
+                metadata["error"] = "\(errnoName(event.position))"
+                logger.warning("the device refused a new wake interval; keeping the old one", metadata: metadata)
+            } else {
+                logger.debug("wake interval changed", metadata: metadata)
+            }
+        case .positionJump:
+            metadata["pcm.jump_frames"] = "\(event.value)"
+            logger.warning("device position jumped: a buffer skipped or repeated without an xrun", metadata: metadata)
         case .drained:
             logger.info("playback drained", metadata: metadata)
         case .stopped:

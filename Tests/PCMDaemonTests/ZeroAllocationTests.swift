@@ -1,0 +1,45 @@
+// "Zero allocations per period", proven inside the suite rather than only by hand: runs the
+// malloc-counting benchmarks (pcmd-bench with malloc-interposer) of everything the audio thread
+// does in its period loop (the playback mix with 1 and 8 clients, the capture fan-out, the ALSA
+// avail_update/mmap cycle, the status and poll calls, the avail_min change when clients come and
+// go) and requires every mallocs-per-period figure to be exactly 0. Counting is required: a run
+// where the interposer is not active fails instead of passing unmeasured.
+import Foundation
+import Testing
+
+@Suite("The real-time path allocates nothing", .timeLimit(.minutes(5)))
+struct ZeroAllocationTests {
+    /// One row of pcmd-bench's table: benchmark, metric, value, unit.
+    struct Row {
+        let benchmark: String
+        let value: String
+        let unit: String
+    }
+
+    /// Parses the rows whose unit counts mallocs.
+    func mallocRows(_ output: String) -> [Row] {
+        output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard fields.count >= 3, let unit = fields.last, unit.hasPrefix("mallocs/") else { return nil }
+            return Row(benchmark: fields[0], value: fields[fields.count - 2], unit: unit)
+        }
+    }
+
+    @Test("every period-loop benchmark counts 0 mallocs per period, with the counter active")
+    func periodLoopAllocatesNothing() throws {
+        let bench = try ToolProcess.start("pcmd-bench", ["--quick", "daemon/", "alsa/"])
+        let result = try bench.wait(timeout: 240)
+        let output = String(decoding: result.stdout, as: UTF8.self)
+        #expect(result.status == 0, "pcmd-bench failed: \(output)\(result.stderr)")
+        #expect(output.contains("malloc counting: active"), "the malloc counter was not active: \(output)")
+        let rows = mallocRows(output)
+        let benchmarks = Set(rows.map(\.benchmark))
+        for expected in ["daemon/playback-period-1-client", "daemon/playback-period-8-clients", "daemon/capture-period-8-clients",
+                         "alsa/period-cycle", "alsa/status-timestamp-poll", "alsa/wake-threshold"] {
+            #expect(benchmarks.contains(expected), "\(expected) reported no malloc count: \(output)")
+        }
+        for row in rows {
+            #expect(Double(row.value) == 0, "\(row.benchmark): \(row.value) \(row.unit)")
+        }
+    }
+}
