@@ -16,16 +16,17 @@ import Synchronization
 
 /// Mixes the playback slots into the device, on the audio thread.
 public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
-    // Safety: `mixer`, `wrapScratch`, `nonInterleavedStaging`, `deviceBuffer` and
+    // Safety: `mixer`, `wrapScratch`, `nonInterleavedStaging`, `periodQueuedAhead` and
     // `periodDeviceDelay` are set in `deviceOpened`/`deviceClosed`/`process` and used in
     // `process`, all called only on the device's audio thread; other threads touch only `slots`
     // (whose shared fields are atomics) and the master volume (atomics).
     nonisolated(unsafe) private var mixer: Mixer?
     nonisolated(unsafe) private var nonInterleavedStaging: UnsafeMutableRawBufferPointer?
     nonisolated(unsafe) private var wrapScratch: UnsafeMutableRawBufferPointer?
-    nonisolated(unsafe) private var deviceBuffer: UInt64 = 0
     /// The device delay the clocks publish this period (see `process`).
     nonisolated(unsafe) private var periodDeviceDelay: UInt64 = 0
+    /// What the device held ahead of this region when the thread woke.
+    nonisolated(unsafe) private var periodQueuedAhead: UInt64 = 0
     public let slots: SlotTable
     private let master = Atomic<UInt32>(Float(1).bitPattern)
     private let masterMuted = Atomic<Bool>(false)
@@ -50,7 +51,6 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         wrapScratch?.deallocate()
         wrapScratch = .allocate(byteCount: hardware.layout.bytes(for: hardware.bufferFrames).value, alignment: 16)
         nonInterleavedStaging = hardware.access == .mmapInterleaved ? nil : staging.area
-        deviceBuffer = UInt64(hardware.bufferFrames.value)
         slots.negotiatedPeriodFrames.store(hardware.periodFrames.value, ordering: .relaxed)
         slots.negotiatedBufferFrames.store(hardware.bufferFrames.value, ordering: .relaxed)
     }
@@ -74,7 +74,8 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         let now = MonotonicClock.nanoseconds()
         // Once this region is written, the last frame taken from a ring is heard after
         // everything queued ahead of it and the region itself.
-        periodDeviceDelay = UInt64(deviceQueued.value + frames.value)
+        periodQueuedAhead = UInt64(deviceQueued.value)
+        periodDeviceDelay = periodQueuedAhead + UInt64(frames.value)
         let master = masterVolume
         let destination = nonInterleavedStaging.map { UnsafeMutableRawBufferPointer(rebasing: $0[..<(frames.value * slots.layout.bytesPerFrame)]) }
             ?? region.interleavedBytes
@@ -205,13 +206,16 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
             slot.record(moved: Int(taken), at: now)
         }
         if state == .draining, let target = slot.periodDrainTarget, slot.periodPosition == target {
-            // The last frame is in the device buffer, a whole buffer behind what plays now: the
-            // drain is complete once the device has taken that much more (issue 12: `drained`
-            // came a device buffer before the end was heard).
+            // The last frame is in the device buffer behind what was queued ahead of this region
+            // and the frames taken before it in the region: the drain is complete once the device
+            // has played that many more, measured by the frames written at later wakes (each
+            // refills what the device played). Issue 12: `drained` came a device buffer before
+            // the end was heard; judged from the measured queue it is never early, however many
+            // periods a wake moves.
             if let tail = slot.periodDrainTail {
                 slot.periodDrainTail = tail > UInt64(frames.value) ? tail - UInt64(frames.value) : 0
             } else {
-                slot.periodDrainTail = deviceBuffer > UInt64(frames.value) ? deviceBuffer - UInt64(frames.value) : 0
+                slot.periodDrainTail = periodQueuedAhead + taken
             }
             if slot.periodDrainTail == 0, slot.markDrained() { rare = true }
         } else if state == .active, taken < UInt64(frames.value) {
