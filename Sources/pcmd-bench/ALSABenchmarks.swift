@@ -91,11 +91,11 @@ extension BenchmarkRegistry {
         // closure that does not escape.
         let time = context.nanosecondsPerIteration(iterations) {
             wide.toggle()
-            do { try threshold.set(wide ? 256 : 128, on: pcm) } catch { failure = error }
+            do throws(ALSAError) { try threshold.set(wide ? 256 : 128, on: pcm) } catch { failure = error }
         }
         let mallocs = context.mallocsPerIteration(iterations) {
             wide.toggle()
-            do { try threshold.set(wide ? 256 : 128, on: pcm) } catch { failure = error }
+            do throws(ALSAError) { try threshold.set(wide ? 256 : 128, on: pcm) } catch { failure = error }
         }
         if let failure { throw BenchmarkFailure("avail_min change refused: \(failure)") }
         return [

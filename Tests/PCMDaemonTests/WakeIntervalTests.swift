@@ -66,10 +66,10 @@ struct DeviceWakeupTests {
     }
 
     /// Wakeups per second of the playback thread over `seconds`, while whatever runs runs.
-    func wakeupsPerSecond(_ daemon: ServedDaemon, over seconds: Double) throws -> Double {
+    func wakeupsPerSecond(_ daemon: ServedDaemon, over seconds: Double) async throws -> Double {
         let before = try switches(of: daemon.pid, thread: "pcmd-playback")
         let start = Date()
-        Thread.sleep(forTimeInterval: seconds)
+        try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
         let after = try switches(of: daemon.pid, thread: "pcmd-playback")
         return Double(after - before) / Date().timeIntervalSince(start)
     }
@@ -83,15 +83,15 @@ struct DeviceWakeupTests {
         try wavData(samples: testFrames(count: 48_000 * 8, seed: 5)).write(to: music)
 
         let relaxed = try ToolProcess.start("pcmplay", ["--socket", daemon.socket, music.path])
-        Thread.sleep(forTimeInterval: 1)
-        let atDefaults = try wakeupsPerSecond(daemon, over: 2)
+        try await Task.sleep(for: .seconds(1))
+        let atDefaults = try await wakeupsPerSecond(daemon, over: 2)
         // 48000 / 2048 = 23.4 wakes a second; a few more for requests (open, close) and timing.
         #expect(atDefaults >= 18 && atDefaults <= 30, "the device thread woke \(atDefaults) times a second at the defaults")
 
         // A low-latency client (20 ms: 960 frames) needs a wake every period.
         let eager = try ToolProcess.start("pcmplay", ["--socket", daemon.socket, "--latency", "20", music.path])
-        Thread.sleep(forTimeInterval: 1)
-        let withLowLatency = try wakeupsPerSecond(daemon, over: 2)
+        try await Task.sleep(for: .seconds(1))
+        let withLowLatency = try await wakeupsPerSecond(daemon, over: 2)
         #expect(withLowLatency >= 42 && withLowLatency <= 56, "the device thread woke \(withLowLatency) times a second for a 20 ms client")
 
         for player in [relaxed, eager] {

@@ -1,5 +1,5 @@
 // "Zero allocations per period", proven inside the suite rather than only by hand: runs the
-// malloc-counting benchmarks (pcmd-bench with malloc-interposer) of everything the audio thread
+// release build's malloc-counting benchmarks (pcmd-bench with malloc-interposer) of everything the audio thread
 // does in its period loop (the playback mix with 1 and 8 clients, the capture fan-out, the ALSA
 // avail_update/mmap cycle, the status and poll calls, the avail_min change when clients come and
 // go) and requires every mallocs-per-period figure to be exactly 0. Counting is required: a run
@@ -25,9 +25,20 @@ struct ZeroAllocationTests {
         }
     }
 
+    /// The release pcmd-bench, which scripts/test-fast builds next to the debug products: what
+    /// runs in production is the optimized code, and a debug build allocates where the optimizer
+    /// would not (unspecialized generic iteration boxes its elements).
+    static var releaseBench: URL {
+        ToolProcess.executable("pcmd-bench").deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("release").appendingPathComponent("pcmd-bench")
+    }
+
     @Test("every period-loop benchmark counts 0 mallocs per period, with the counter active")
     func periodLoopAllocatesNothing() throws {
-        let bench = try ToolProcess.start("pcmd-bench", ["--quick", "daemon/", "alsa/"])
+        let path = Self.releaseBench.path
+        try #require(FileManager.default.isExecutableFile(atPath: path),
+                     "no release pcmd-bench at \(path): scripts/test-fast builds it (swift build -c release --product pcmd-bench)")
+        let bench = try ToolProcess.start(program: path, ["--quick", "daemon/", "alsa/"], environment: [:])
         let result = try bench.wait(timeout: 240)
         let output = String(decoding: result.stdout, as: UTF8.self)
         #expect(result.status == 0, "pcmd-bench failed: \(output)\(result.stderr)")
