@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "PCMDaemonTests",
             dependencies: [
-                "PCMDaemon", "PCMClient", "PCMClientCore", "AudioFile", "pcmd-systemd-probe",
+                "PCMDaemon", "PCMClient", "PCMClientCore", "AudioFile", "ALSA", "pcmd-systemd-probe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

@@ -58,6 +58,8 @@ final class PluginPCM: ExternalPCMDriver {
     private var xrunBaseline: UInt64 = 0
     private var lastEventCheck: UInt64 = 0
     private let streamName: String
+    /// The device the stream opens on, as the daemon numbers it (resolved from a name at open).
+    private let device: AudioDeviceID
 
     /// How often, at most, pointer() looks at the socket for an event or a hang-up, for
     /// applications that never poll.
@@ -73,8 +75,9 @@ final class PluginPCM: ExternalPCMDriver {
         periodBytes: 64...(64 << 10), bufferBytes: 128...(4 << 20), periods: 2...1024)
 
     private init(direction: ExternalPCMDirection, settings: PluginSettings, connection: BlockingConnection,
-                 pollSet: consuming PluginPollSet, streamName: String) {
+                 pollSet: consuming PluginPollSet, streamName: String, device: AudioDeviceID) {
         self.direction = direction
+        self.device = device
         self.settings = settings
         self.connection = connection
         self.pollSet = pollSet
@@ -91,9 +94,10 @@ final class PluginPCM: ExternalPCMDriver {
         }
         let program = programName()
         let connection: BlockingConnection
+        let device: AudioDeviceID
         do throws(ClientCoreError) {
             connection = try BlockingConnection.connect(path: settings.socket, clientName: program)
-            try checkDevice(settings.device, direction: request.direction, on: connection)
+            device = try checkDevice(settings.device, direction: request.direction, on: connection)
         } catch {
             if let fallback = settings.fallback { return .fallback(fallback) }
             let advice = if case .noDaemon = error {
@@ -112,22 +116,36 @@ final class PluginPCM: ExternalPCMDriver {
             return .failed(ExternalPCMError(code), message: "epoll_ctl failed: errno \(code)")
         }
         let pcm = PluginPCM(direction: request.direction, settings: settings, connection: connection, pollSet: pollSet,
-                            streamName: settings.streamName ?? program)
+                            streamName: settings.streamName ?? program, device: device)
         return .driver(pcm, capabilities)
     }
 
     /// Fails the open early, with a sentence, when the device does not exist or cannot go this way.
-    private static func checkDevice(_ id: UInt32, direction: ExternalPCMDirection, on connection: BlockingConnection) throws(ClientCoreError) {
+    /// Returns the device's id: the one named, or for the default device the id it has now.
+    private static func checkDevice(_ wanted: PluginDevice, direction: ExternalPCMDirection,
+                                    on connection: BlockingConnection) throws(ClientCoreError) -> AudioDeviceID {
         let devices = try connection.devices()
-        let wanted = AudioDeviceID(id)
-        guard let device = wanted == .defaultDevice ? devices.first : devices.first(where: { $0.id == wanted }) else {
-            throw .refused(ErrorReply(code: .noSuchDevice, text: "pcmd has no device \(id) (pcmctl devices lists them)"))
+        let found: DeviceInfo? = switch wanted {
+        case .id(0): devices.first(where: \.isDefault) ?? devices.first
+        case .id(let id): devices.first { $0.id == AudioDeviceID(id) }
+        case .name(let name): devices.first { $0.name == name }
+        }
+        guard let device = found else {
+            let known = devices.map { "\($0.id.rawValue) \(DisplayText.escaped($0.name))" }.joined(separator: ", ")
+            let what = switch wanted {
+            case .id(let id): "no device \(id)"
+            case .name(let name): "no device named \(DisplayText.escaped(name))"
+            }
+            throw .refused(ErrorReply(code: .noSuchDevice, text: "pcmd has \(what); it serves \(known.isEmpty ? "none" : known)"))
         }
         let supported = direction == .playback ? device.directions != .capture : device.directions != .playback
         guard supported else {
             throw .refused(ErrorReply(code: .unsupportedFormat,
                                       text: "pcmd's device \(device.name) does not \(direction == .playback ? "play" : "record")"))
         }
+        // The default device is followed as the daemon has it when each stream opens.
+        if case .id(0) = wanted { return .defaultDevice }
+        return device.id
     }
 
     var pollDescriptor: Int32 { pollSet.descriptor }
@@ -186,7 +204,7 @@ final class PluginPCM: ExternalPCMDriver {
     private func openStream(_ setup: ExternalPCMSetup) throws(ExternalPCMError) {
         let format = StreamFormat(setup.format, rate: setup.rate, channels: setup.channels)
         let request = OpenStream(direction: direction == .playback ? .playback : .capture, format: format,
-                                 latencyMicroseconds: latencyMicroseconds(for: setup), device: AudioDeviceID(settings.device),
+                                 latencyMicroseconds: latencyMicroseconds(for: setup), device: device,
                                  name: streamName)
         let opened: ClientStream
         do throws(ClientCoreError) {

@@ -4,13 +4,22 @@
 
 import ALSA
 
+/// Which pcmd device a plugin PCM plays to or records from.
+enum PluginDevice: Equatable {
+    /// By number; 0 is the daemon's default device.
+    case id(UInt32)
+    /// By name (`PCH,0`, `Loopback,1`, or the ALSA name the daemon serves under).
+    case name(String)
+}
+
 /// What the configuration asks of one plugin PCM.
 struct PluginSettings: Equatable {
     /// The daemon's socket; nil follows the client rule ($PCMD_SOCKET, the user daemon, the
     /// system daemon).
     var socket: String?
-    /// The pcmd device id (0: the daemon's default).
-    var device: UInt32 = 0
+    /// The pcmd device: its id (0: the daemon's default) or its name (`PCH,0`, as
+    /// `pcmctl devices` lists it), looked up when the PCM is opened.
+    var device = PluginDevice.id(0)
     /// The stream's name in `pcmctl streams`; nil: the program's name.
     var streamName: String?
     /// The least audio, in milliseconds, the plugin keeps queued towards the daemon however
@@ -46,7 +55,14 @@ struct PluginSettings: Equatable {
             case "socket": socket = try Self.text(value, key: key)
             case "fallback": fallback = try Self.text(value, key: key)
             case "name": streamName = try Self.text(value, key: key)
-            case "device": device = UInt32(try Self.integer(value, key: key, range: 0...Int(Int32.max)))
+            case "device":
+                // A name that is all digits is an id: pcmd never names a device with a bare number.
+                if case .string(let text) = value, Int(text) == nil {
+                    guard !text.isEmpty else { throw .wrongType(key: key, expected: "a device id or a device name") }
+                    device = .name(text)
+                } else {
+                    device = .id(UInt32(try Self.integer(value, key: key, range: 0...Int(Int32.max))))
+                }
             case "latency_ms": latencyMilliseconds = try Self.integer(value, key: key, range: 0...10_000)
             default: throw .unknownKey(key)
             }

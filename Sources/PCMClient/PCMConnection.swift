@@ -167,6 +167,12 @@ public final class PCMConnection: Sendable {
 
     /// Writes `kibibytes` to a substream's `prealloc`, with the kernel's rules (`pcmctl
     /// prealloc`). Only the daemon's own user and root may.
+    /// Makes `device` the default one: what streams opened on device 0 play to or record from,
+    /// kept by the daemon across restarts. Throws `noSuchDevice` for an id not in ``devices()``.
+    public func setDefaultDevice(_ device: AudioDeviceID) async throws(PCMClientError) {
+        try await expectOK(core.request(.setDefaultDevice(device)))
+    }
+
     public func setPreallocation(_ substream: SubstreamID, kibibytes: UInt64) async throws(PCMClientError) {
         try await expectOK(core.request(.setPreallocation(SetPreallocation(substream: substream, kibibytes: kibibytes))))
     }

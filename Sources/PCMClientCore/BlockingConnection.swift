@@ -171,6 +171,18 @@ public final class BlockingConnection {
         return devices
     }
 
+    /// The device `text` names: an id (`2`; `0` is the daemon's default) or a name as
+    /// ``devices()`` lists it (`PCH,0`). A name the daemon does not serve is refused with
+    /// `noSuchDevice` and a sentence listing the devices it does serve.
+    public func resolveDevice(_ text: String) throws(ClientCoreError) -> AudioDeviceID {
+        if let id = UInt32(text) { return AudioDeviceID(id) }
+        let devices = try devices()
+        if let device = devices.first(where: { $0.name == text }) { return device.id }
+        let known = devices.map { "\($0.id.rawValue) \(DisplayText.escaped($0.name))" }.joined(separator: ", ")
+        throw .refused(ErrorReply(code: .noSuchDevice,
+                                  text: "no device named \(DisplayText.escaped(text)); pcmd serves \(known.isEmpty ? "none" : known)"))
+    }
+
     /// Every stream of every client.
     public func listStreams() throws(ClientCoreError) -> [StreamInfo] {
         let reply = try request(.listStreams)

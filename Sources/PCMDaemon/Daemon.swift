@@ -33,55 +33,51 @@ public struct Daemon: Sendable {
         // clears LISTEN_FDS so that nothing this process starts mistakes the socket for its own.
         let inheritedSocket = try SystemdSocketActivation.takeListeningSocket()
         let allocator = SubstreamAllocator()
-        let playbackName = resolveDevice(config.device)
-        let captureName = config.captureDevice ?? playbackName
+        let planned = planDevices()
         var services: [any Service] = []
-        var controls: [DeviceControl] = []
         var reopenables: [@Sendable () -> Void] = []
         var builtIns: [BuiltInStream] = []
-        var playbackProcessor: PlaybackProcessor?
-        var captureProcessor: CaptureProcessor?
+        var served: [ServedDevice] = []
 
         let layout = config.layout
         // Each client ring holds up to four seconds of audio (or four device buffers), within
-        // what the clients' virtual card may preallocate for all its slots. Rings are allocated
+        // what a clients' virtual card may preallocate for all its slots. Rings are allocated
         // at the size a client asks for; the cap matters for applications that pick the largest
         // buffer offered (speaker-test, ffmpeg), which then queue up to it through the ALSA plugin.
         let perSlotCap = SubstreamAllocator.defaultCardLimit.value / (config.maxStreams + 1) / layout.bytesPerFrame
         let clientFrames = min(max(4 * config.rate, 4 * config.requestedBufferFrames), perSlotCap)
-        if config.mode.playsBack {
-            let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase, direction: .playback,
-                                      count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
-            let control = try DeviceControl(stream: .playback, deviceName: playbackName)
-            let processor = PlaybackProcessor(slots: slots, control: control)
-            playbackProcessor = processor
-            if let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate, deviceBufferFrames: config.requestedBufferFrames) {
-                builtIns.append(source)
-                logger.info("built-in source playing", metadata: ["source": "\(config.source)"])
+        for (index, device) in planned.enumerated() {
+            do {
+                let parts = try serve(device, id: AudioDeviceID(UInt32(served.count + 1)), card: index, allocator: allocator,
+                                      clientFrames: clientFrames, withBuiltIns: served.isEmpty)
+                served.append(parts.device)
+                services += parts.services
+                reopenables += parts.reopen
+                builtIns += parts.builtIns
+            } catch {
+                // One device is the daemon's whole purpose; one of several is not.
+                if planned.count == 1 { throw error }
+                logger.error("device not served", metadata: ["pcm.device": "\(device.name)", "error": "\(error)"])
             }
-            let service = try deviceService(name: playbackName, card: 0, direction: .playback, allocator: allocator,
-                                            control: control, processor: processor)
-            services.append(service)
-            controls.append(control)
-            reopenables.append { service.reopen() }
         }
-        if config.mode.captures {
-            let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 1, direction: .capture,
-                                      count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
-            let control = try DeviceControl(stream: .capture, deviceName: captureName)
-            let processor = CaptureProcessor(slots: slots, control: control)
-            captureProcessor = processor
-            if let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate, deviceBufferFrames: config.requestedBufferFrames) {
-                builtIns.append(sink)
-                logger.info("built-in sink recording", metadata: ["sink": "\(config.sink)"])
-            }
-            // The capture device is its own card in PCMBufferCore when it is not the playback one.
-            let service = try deviceService(name: captureName, card: captureName == playbackName ? 0 : 1, direction: .capture,
-                                            allocator: allocator, control: control, processor: processor)
-            services.append(service)
-            controls.append(control)
-            reopenables.append { service.reopen() }
+        guard !served.isEmpty else {
+            throw DaemonError.device(name: planned.map(\.name).joined(separator: ", "), reason: "none of the devices could be served")
         }
+        let controls = served.flatMap(\.controls)
+
+        // The default device: the one kept from the last run when it is served again, else the first.
+        let store = DefaultDeviceStore.standard(configured: config.stateDirectory)
+        let remembered = store?.load()
+        let initialDefault = served.first { $0.name == remembered } ?? served[0]
+        if let remembered, remembered != initialDefault.name {
+            logger.notice("the remembered default device is not served now; using the first", metadata: [
+                "pcm.remembered": "\(remembered)", "pcm.device": "\(initialDefault.name)",
+            ])
+        }
+        logger.info("serving devices", metadata: [
+            "pcm.devices": "\(served.map { "\($0.id.rawValue)=\($0.name)" }.joined(separator: ", "))",
+            "pcm.default": "\(initialDefault.name)",
+        ])
 
         var configured: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: EventLogService(controls: controls, logger: logger)),
@@ -89,9 +85,9 @@ public struct Daemon: Sendable {
         configured += services.map { .init(service: $0) }
         configured.append(.init(service: ReopenOnHangup(reopen: reopenables, logger: logger)))
         // Last in the group, so it is the first to stop: clients are told before devices drain.
-        let engine = ServerEngine(playback: playbackProcessor, capture: captureProcessor, controls: controls,
-                                  deviceName: playbackName, layout: layout, rate: config.rate,
-                                  periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames, allocator: allocator)
+        let engine = ServerEngine(devices: served, defaultDevice: DefaultDeviceChoice(initialDefault.id), layout: layout, rate: config.rate,
+                                  periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames, allocator: allocator,
+                                  defaultStore: store)
         var inheritedFD: Int32?
         if let socket = consume inheritedSocket {
             logger.info("serving the socket systemd passed", metadata: ["socket.path": "\(socket.boundPath() ?? "-")"])
@@ -108,7 +104,8 @@ public struct Daemon: Sendable {
         // After the client service, so it is told first at shutdown: STOPPING=1 goes out as soon
         // as the stop begins. WATCHDOG=1 only while every streaming audio thread completes periods.
         let watchedControls = controls
-        let status = "\(playbackName) \(config.format.name) \(config.rate) Hz \(config.channels) ch, \(config.mode.rawValue), period \(config.periodFrames)"
+        let status = "\(served.map(\.name).joined(separator: " ")) \(config.format.name) \(config.rate) Hz \(config.channels) ch, "
+            + "\(config.mode.rawValue), period \(config.periodFrames)"
         configured.append(.init(service: SystemdWatchdogService(
             timeout: try SystemdNotifier.watchdogTimeout(), logger: logger,
             status: { status + "; " + watchedControls.map(\.systemdStatus).joined(separator: "; ") }
@@ -126,16 +123,95 @@ public struct Daemon: Sendable {
         ])
     }
 
-    /// The device to open: the configured one, else the first card, else the null device.
-    private func resolveDevice(_ configured: String?) -> String {
-        if let configured { return configured }
-        if let card = (try? DeviceList.cards())?.first(where: { !$0.pcmDevices.isEmpty }) {
-            let name = card.pcmDevices[0].hardwareName()
-            logger.notice("no device given: using the first sound card", metadata: ["pcm.device": "\(name)", "card.name": "\(card.name)"])
-            return name
+    /// The devices to serve (`DevicePlan`), with what was chosen said in the log.
+    private func planDevices() -> [PlannedDevice] {
+        let config = configuration
+        let cards: [SoundCard]
+        do {
+            cards = try DeviceList.cards()
+        } catch {
+            logger.warning("cannot list sound cards", metadata: ["error": "\(error)"])
+            cards = []
         }
-        logger.warning("NO SOUND CARD FOUND: falling back to the ALSA 'null' device; nothing will be heard. Give --device to choose one.")
-        return "null"
+        let planned = DevicePlan.devices(configured: config.devices, excluded: config.excludedDevices,
+                                         captureDevice: config.captureDevice, cards: cards, mode: config.mode)
+        if config.devices.isEmpty {
+            if planned.count == 1, planned[0].alsaName == "null" {
+                logger.warning("NO SOUND CARD FOUND: falling back to the ALSA 'null' device; nothing will be heard. Give --device to choose one.")
+            } else {
+                logger.notice("no device given: serving every sound card", metadata: [
+                    "pcm.devices": "\(planned.map(\.name).joined(separator: ", "))",
+                ])
+            }
+        }
+        return planned
+    }
+
+    /// What serving one device takes: its processors, audio-thread services and built-in streams.
+    private struct DeviceParts {
+        var device: ServedDevice
+        var services: [any Service]
+        /// SIGHUP's work: reopen each of its audio threads' devices.
+        var reopen: [@Sendable () -> Void]
+        var builtIns: [BuiltInStream]
+    }
+
+    /// Sets one device up: its client slot tables (virtual cards 100 + 2·card and 101 + 2·card),
+    /// its PCMBufferCore card, and an audio thread per direction it serves.
+    private func serve(_ device: PlannedDevice, id: AudioDeviceID, card: Int, allocator: SubstreamAllocator,
+                       clientFrames: Int, withBuiltIns: Bool) throws -> DeviceParts {
+        let config = configuration
+        let layout = config.layout
+        var services: [any Service] = []
+        var reopen: [@Sendable () -> Void] = []
+        var controls: [DeviceControl] = []
+        var builtIns: [BuiltInStream] = []
+        var playback: PlaybackProcessor?
+        var capture: CaptureProcessor?
+        if config.mode.playsBack, device.canPlay {
+            let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 2 * card, direction: .playback,
+                                      count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
+            let control = try DeviceControl(stream: .playback, deviceName: device.name)
+            let processor = PlaybackProcessor(slots: slots, control: control)
+            if withBuiltIns, let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate,
+                                                                   deviceBufferFrames: config.requestedBufferFrames) {
+                builtIns.append(source)
+                logger.info("built-in source playing", metadata: ["source": "\(config.source)", "pcm.device": "\(device.name)"])
+            }
+            let service = try deviceService(name: device.alsaName, card: card, direction: .playback, allocator: allocator,
+                                            control: control, processor: processor)
+            services.append(service)
+            reopen.append { service.reopen() }
+            controls.append(control)
+            playback = processor
+        }
+        if config.mode.captures, device.canCapture {
+            let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 2 * card + 1, direction: .capture,
+                                      count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
+            let control = try DeviceControl(stream: .capture, deviceName: device.captureName ?? device.name)
+            let processor = CaptureProcessor(slots: slots, control: control)
+            if withBuiltIns, let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate,
+                                                               deviceBufferFrames: config.requestedBufferFrames) {
+                builtIns.append(sink)
+                logger.info("built-in sink recording", metadata: ["sink": "\(config.sink)", "pcm.device": "\(device.name)"])
+            }
+            // A separate capture device (--capture-device, with the one device served) is a card of its own.
+            let captureCard = device.captureName == nil ? card : card + 1
+            let service = try deviceService(name: device.captureName ?? device.alsaName, card: captureCard, direction: .capture,
+                                            allocator: allocator, control: control, processor: processor)
+            services.append(service)
+            reopen.append { service.reopen() }
+            controls.append(control)
+            capture = processor
+        }
+        guard playback != nil || capture != nil else {
+            throw DaemonError.device(name: device.name, reason: "it cannot \(config.mode.playsBack ? "play" : "record") (--mode \(config.mode.rawValue))")
+        }
+        let description = [device.description, device.alsaName == device.name ? "" : device.alsaName]
+            .filter { !$0.isEmpty }.joined(separator: ", ")
+        return DeviceParts(
+            device: ServedDevice(id: id, name: device.name, description: description, playback: playback, capture: capture, controls: controls),
+            services: services, reopen: reopen, builtIns: builtIns)
     }
 
     /// Registers the device substream with PCMBufferCore (its card on first use), preallocates

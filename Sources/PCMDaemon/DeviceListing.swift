@@ -1,5 +1,6 @@
-// `pcmd --list-devices`: the sound cards, their PCM devices and subdevices per direction, and the
-// other PCM names alsa-lib knows (null, default, plugins), in a form a person can read.
+// `pcmd --list-devices`: the sound cards, their PCM devices (with the stable name pcmd serves
+// each under, `PCH,0`) and subdevices per direction, and the other PCM names alsa-lib knows
+// (null, default, plugins), in a form a person can read.
 import ALSA
 
 /// Renders the device list.
@@ -19,7 +20,7 @@ public enum DeviceListing {
                         .filter { !$0.1.isEmpty }
                         .map { "\($0.0) ×\($0.1.count)" }
                         .joined(separator: ", ")
-                    lines.append("  \(pcm.hardwareName())  \(pcm.id) [\(pcm.name)]  \(directions)")
+                    lines.append("  \(DevicePlan.stableName(card, pcm))  \(pcm.hardwareName())  \(pcm.id) [\(pcm.name)]  \(directions)")
                 }
             }
         } catch {

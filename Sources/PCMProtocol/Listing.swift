@@ -42,11 +42,13 @@ public struct DeviceInfo: Hashable, Sendable {
     public var xruns: UInt32
     /// The master volume applied after mixing.
     public var masterVolume: Volume
+    /// Whether this is the default device: the one device 0 opens on.
+    public var isDefault: Bool
 
     public init(
         id: AudioDeviceID, name: String, description: String, directions: StreamMode,
         format: StreamFormat, buffer: BufferGeometry, state: DeviceState, xruns: UInt32,
-        masterVolume: Volume
+        masterVolume: Volume, isDefault: Bool = false
     ) {
         self.id = id
         self.name = name
@@ -57,10 +59,15 @@ public struct DeviceInfo: Hashable, Sendable {
         self.state = state
         self.xruns = xruns
         self.masterVolume = masterVolume
+        self.isDefault = isDefault
     }
 
     /// The fewest bytes one entry can take (both strings empty).
-    static let minimumBytes = 4 + 2 + 2 + 1 + 7 + 8 + 1 + 4 + 5
+    static let minimumBytes = 4 + 2 + 2 + 1 + 7 + 8 + 1 + 4 + 5 + 1
+
+    /// Bit 0 of the flags byte: the default device. Other bits are refused, so that a later
+    /// meaning cannot be mistaken for none.
+    static let defaultFlag: UInt8 = 0x01
 }
 
 extension DeviceInfo: WirePayload {
@@ -78,6 +85,9 @@ extension DeviceInfo: WirePayload {
         self.state = state
         xruns = try reader.uint32()
         masterVolume = try Volume(from: &reader)
+        let flags = try reader.uint8()
+        guard flags & ~Self.defaultFlag == 0 else { throw .invalidValue(reader.type, field: "flags", value: Int64(flags)) }
+        isDefault = flags & Self.defaultFlag != 0
     }
 
     func encode(to writer: inout WireWriter) throws(ProtocolError) {
@@ -90,6 +100,7 @@ extension DeviceInfo: WirePayload {
         writer.uint8(state.rawValue)
         writer.uint32(xruns)
         try masterVolume.encode(to: &writer)
+        writer.uint8(isDefault ? Self.defaultFlag : 0)
     }
 }
 

@@ -50,6 +50,9 @@ public enum Message: Hashable, Sendable {
     case memoryList(MemoryListing)
     /// Client → daemon: change a substream's preallocation. Reply: ``ok`` or an error.
     case setPreallocation(SetPreallocation)
+    /// Client → daemon: make this device the default one (what device 0 means). Reply: ``ok``,
+    /// or ``ErrorCode/noSuchDevice``.
+    case setDefaultDevice(AudioDeviceID)
 
     /// The header type byte for this message.
     public var type: MessageType {
@@ -76,6 +79,7 @@ public enum Message: Hashable, Sendable {
         case .listMemory: .listMemory
         case .memoryList: .memoryList
         case .setPreallocation: .setPreallocation
+        case .setDefaultDevice: .setDefaultDevice
         }
     }
 }
@@ -183,6 +187,7 @@ extension Message {
         case .streamList(let streams): try writer.list(streams, field: "streams")
         case .memoryList(let listing): try listing.encode(to: &writer)
         case .setPreallocation(let payload): try payload.encode(to: &writer)
+        case .setDefaultDevice(let device): writer.uint32(device.rawValue)
         case .ok, .closeStream, .pause, .resume, .drain, .drained, .listDevices, .listStreams, .listMemory:
             break
         }
@@ -215,6 +220,7 @@ extension Message {
         case .listMemory: return .listMemory
         case .memoryList: return .memoryList(try MemoryListing(from: &reader))
         case .setPreallocation: return .setPreallocation(try SetPreallocation(from: &reader))
+        case .setDefaultDevice: return .setDefaultDevice(AudioDeviceID(try reader.uint32()))
         }
     }
 }

@@ -63,12 +63,14 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     case memoryList = 0x45
     /// Client → daemon: write a substream's `prealloc`, with the kernel's rules.
     case setPreallocation = 0x46
+    /// Client → daemon: make a device the default (what device 0 opens on), kept across restarts.
+    case setDefaultDevice = 0x47
 
     /// Which side may send this message.
     public var sender: Sender {
         switch self {
         case .hello, .openStream, .closeStream, .pause, .resume, .drain,
-             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation:
+             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation, .setDefaultDevice:
             .client
         case .welcome, .ok, .error, .streamOpened, .drained,
              .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList:
@@ -80,7 +82,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     public var isRequest: Bool {
         switch self {
         case .hello, .openStream, .closeStream, .pause, .resume, .drain,
-             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation:
+             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation, .setDefaultDevice:
             true
         default:
             false
@@ -96,7 +98,8 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .ok, .error:
             .optional
         case .hello, .welcome, .openStream, .setMasterVolume, .masterVolumeChanged,
-             .listDevices, .deviceList, .listStreams, .streamList, .listMemory, .memoryList, .setPreallocation:
+             .listDevices, .deviceList, .listStreams, .streamList, .listMemory, .memoryList, .setPreallocation,
+             .setDefaultDevice:
             .forbidden
         }
     }
@@ -156,6 +159,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .listMemory: "listMemory"
         case .memoryList: "memoryList"
         case .setPreallocation: "setPreallocation"
+        case .setDefaultDevice: "setDefaultDevice"
         }
     }
 }

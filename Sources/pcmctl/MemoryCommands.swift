@@ -15,9 +15,9 @@ struct Memory: AsyncParsableCommand {
         discussion: """
             One row per device substream and per open client stream, as /proc/asound/cardN/pcmDx/subS shows \
             the kernel's: TYPE is the buffer type, PREALLOC and MAX what `prealloc` and `prealloc_max` show \
-            (KiB), IN USE the buffer the open substream uses (bytes). Client streams are on pcmd's virtual \
-            cards 100 (playback) and 101 (capture); their memory is never preallocated, so they have no \
-            prealloc files.
+            (KiB), IN USE the buffer the open substream uses (bytes). The n-th device served (from 0) is \
+            card n; its client streams are on pcmd's virtual cards 100 + 2n (playback) and 101 + 2n \
+            (capture); their memory is never preallocated, so they have no prealloc files.
             """)
 
     @OptionGroup var connection: ConnectionOptions

@@ -18,6 +18,7 @@ struct PCMCtl: AsyncParsableCommand {
         discussion: """
             Examples:
               pcmctl devices
+              pcmctl default Loopback,0
               pcmctl streams
               pcmctl volume 7 50%
               pcmctl volume 7 --mute
@@ -25,7 +26,8 @@ struct PCMCtl: AsyncParsableCommand {
               pcmctl memory
               pcmctl prealloc card0/pcm0p/sub0 128K
             """,
-        subcommands: [Devices.self, Streams.self, StreamVolume.self, MasterVolumeCommand.self, Memory.self, Prealloc.self],
+        subcommands: [Devices.self, DefaultDevice.self, Streams.self, StreamVolume.self, MasterVolumeCommand.self, Memory.self,
+                      Prealloc.self],
         defaultSubcommand: Streams.self
     )
 }
@@ -44,7 +46,7 @@ struct ConnectionOptions: ParsableArguments {
 
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "devices", abstract: "List the devices: format, buffer, state, xruns, master volume.")
+        commandName: "devices", abstract: "List the devices: which is the default, format, buffer, state, xruns, master volume.")
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -52,10 +54,11 @@ struct Devices: AsyncParsableCommand {
         let pcm = try await connection.connect()
         let devices = try await pcm.devices()
         pcm.close()
-        var table = Table(["ID", "DEVICE", "DIR", "FORMAT", "BUFFER", "PERIOD", "LATENCY", "STATE", "XRUNS", "MASTER", "DESCRIPTION"])
+        var table = Table(["ID", "DEVICE", "DEFAULT", "DIR", "FORMAT", "BUFFER", "PERIOD", "LATENCY", "STATE", "XRUNS", "MASTER",
+                           "DESCRIPTION"])
         for device in devices {
             table.add([
-                "\(device.id.rawValue)", device.name, device.directions.description, device.format.description,
+                "\(device.id.rawValue)", device.name, device.isDefault ? "yes" : "no", device.directions.description, device.format.description,
                 "\(device.buffer.bufferFrames)", "\(device.buffer.periodFrames)",
                 Table.milliseconds(frames: device.buffer.bufferFrames, rate: device.format.rate),
                 device.state.description, "\(device.xruns)", device.masterVolume.description, device.description,
@@ -155,7 +158,7 @@ struct MasterVolumeCommand: AsyncParsableCommand {
         let pcm = try await connection.connect()
         defer { pcm.close() }
         let devices = try await pcm.devices()
-        let target = device == 0 ? devices.first : devices.first { $0.id.rawValue == device }
+        let target = device == 0 ? devices.first(where: \.isDefault) ?? devices.first : devices.first { $0.id.rawValue == device }
         guard let target else { throw ValidationError("no device \(device) (see `pcmctl devices`)") }
         guard level != nil || mute != nil else {
             print("\(DisplayText.escaped(target.name)): \(target.masterVolume)")
@@ -167,6 +170,39 @@ struct MasterVolumeCommand: AsyncParsableCommand {
         )
         try await pcm.setMasterVolume(volume, device: AudioDeviceID(device))
         print("\(DisplayText.escaped(target.name)): \(volume)")
+    }
+}
+
+struct DefaultDevice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "default",
+        abstract: "Show the default device, or make another one the default.",
+        discussion: """
+            The default device is where streams go that do not name one (pcmplay without --device, \
+            the ALSA plugin without a device). pcmd keeps the choice across restarts.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The device: its name (PCH,0) or ID, as `pcmctl devices` lists them (default: show the default).")
+    var device: String?
+
+    func run() async throws {
+        let pcm = try await connection.connect()
+        defer { pcm.close() }
+        let devices = try await pcm.devices()
+        guard let device else {
+            guard let current = devices.first(where: \.isDefault) ?? devices.first else { throw ValidationError("the daemon serves no device") }
+            print(DisplayText.escaped(current.name))
+            return
+        }
+        guard let target = devices.first(where: { $0.name == device }) ?? UInt32(device).flatMap({ id in devices.first { $0.id.rawValue == id } })
+        else {
+            let known = devices.map { DisplayText.escaped($0.name) }.joined(separator: ", ")
+            throw ValidationError("no device \"\(DisplayText.escaped(device))\"; the daemon serves: \(known.isEmpty ? "none" : known)")
+        }
+        try await pcm.setDefaultDevice(target.id)
+        print("default device: \(DisplayText.escaped(target.name))")
     }
 }
 

@@ -14,8 +14,11 @@ struct Pcmd: AsyncParsableCommand {
         discussion: """
             pcmd opens a sound card through alsa-lib, keeps it streaming with mmap access on a \
             real-time thread, and serves playback and capture to applications over a Unix socket.
-            With no --device it uses the first sound card; on a machine without one it falls back \
-            to the ALSA 'null' device and says so.
+            With no --device it serves every PCM device of every sound card, each under a stable \
+            name (card id and device number, e.g. PCH,0 or Loopback,1); on a machine without one \
+            it falls back to the ALSA 'null' device and says so. Clients open on a device by \
+            name or number, or on the default one (the first served, until `pcmctl default` \
+            chooses another).
 
             Settings come from the config file (--config, default /etc/pcmd/pcmd.conf when it \
             exists), one 'key = value' per line with the long option names as keys (period = 128); \
@@ -27,9 +30,18 @@ struct Pcmd: AsyncParsableCommand {
     )
 
     @Option(name: .shortAndLong, help: ArgumentHelp(
-        "ALSA device to open, e.g. hw:0,0, hw:Loopback,0,1, null.",
-        discussion: "Default: the first sound card (hw:N,0), or null when there is none."))
-    var device: String?
+        "A device to serve; repeat it to serve several. A stable name (PCH,0) or any ALSA name (hw:0,0, null).",
+        discussion: "Default: every PCM device of every sound card, or null when there is none."))
+    var device: [String] = []
+
+    @Option(name: .customLong("state-directory"), help: ArgumentHelp(
+        "Where pcmd keeps the default device across restarts.",
+        discussion: "Default: $STATE_DIRECTORY (systemd's StateDirectory=), else $XDG_STATE_HOME/pcmd or ~/.local/state/pcmd."))
+    var stateDirectory: String?
+
+    @Option(name: .customLong("exclude-device"), help: ArgumentHelp(
+        "A device to leave out when serving every card: a stable name (HDMI,3), a card id (the whole card) or an ALSA name; repeatable."))
+    var excludeDevice: [String] = []
 
     @Option(name: .customLong("capture-device"), help: "ALSA device for capture when it is not --device.")
     var captureDevice: String?
@@ -157,8 +169,10 @@ struct Pcmd: AsyncParsableCommand {
             fromFile = try ConfigurationSettings(contentsOf: found)
         }
         var fromCommandLine = ConfigurationSettings()
+        for name in device { fromCommandLine.set("device", name) }
+        for name in excludeDevice { fromCommandLine.set("exclude-device", name) }
         let given: [(String, String?)] = [
-            ("device", device), ("capture-device", captureDevice), ("mode", mode), ("format", format),
+            ("capture-device", captureDevice), ("mode", mode), ("format", format),
             ("rate", rate.map(String.init)), ("channels", channels.map(String.init)),
             ("period", period.map(String.init)), ("periods", periods.map(String.init)),
             ("buffer", buffer.map(String.init)), ("prealloc", prealloc.map(String.init)),
@@ -166,7 +180,7 @@ struct Pcmd: AsyncParsableCommand {
             ("max-streams", maxStreams.map(String.init)), ("max-streams-per-client", maxStreamsPerClient.map(String.init)),
             ("max-clients", maxClients.map(String.init)),
             ("max-clients-per-user", maxClientsPerUser.map(String.init)), ("rt-priority", rtPriority.map(String.init)),
-            ("allow-users", allowUsers), ("allow-groups", allowGroups),
+            ("allow-users", allowUsers), ("allow-groups", allowGroups), ("state-directory", stateDirectory),
         ]
         for case let (key, value?) in given { fromCommandLine.set(key, value) }
         return fromFile.overridden(by: fromCommandLine)

@@ -52,8 +52,8 @@ struct PCMPlay: ParsableCommand {
     @Option(help: "The pcmd socket (default: $PCMD_SOCKET, then the user daemon, then the system daemon).")
     var socket: String?
 
-    @Option(help: "The device number to play on (see `pcmctl devices`); 0 is the daemon's default.")
-    var device: UInt32 = 0
+    @Option(help: "The device to play on: its number or name (see `pcmctl devices`); 0 is the daemon's default.")
+    var device = "0"
 
     @Option(help: "Wanted latency in milliseconds (0: the daemon's default).")
     var latency: UInt32 = 0
@@ -96,7 +96,7 @@ struct PCMPlay: ParsableCommand {
 
         let connection = try BlockingConnection.connect(path: socket, clientName: "pcmplay")
         let stream = try connection.open(OpenStream(
-            direction: .playback, format: format, latencyMicroseconds: latency * 1000, device: AudioDeviceID(device),
+            direction: .playback, format: format, latencyMicroseconds: latency * 1000, device: try connection.resolveDevice(device),
             name: name ?? (file == "-" ? "stdin" : String(file.split(separator: "/").last ?? "pcmplay"))
         ))
         if let volume, let level = VolumeArgument.parse(volume) {

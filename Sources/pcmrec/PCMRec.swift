@@ -55,8 +55,8 @@ struct PCMRec: ParsableCommand {
     @Option(help: "The pcmd socket (default: $PCMD_SOCKET, then the user daemon, then the system daemon).")
     var socket: String?
 
-    @Option(help: "The device number to record from (see `pcmctl devices`); 0 is the daemon's default.")
-    var device: UInt32 = 0
+    @Option(help: "The device to record from: its number or name (see `pcmctl devices`); 0 is the daemon's default.")
+    var device = "0"
 
     @Option(help: "Wanted latency in milliseconds (0: the daemon's default).")
     var latency: UInt32 = 0
@@ -107,7 +107,8 @@ struct PCMRec: ParsableCommand {
 
         let connection = try BlockingConnection.connect(path: socket, clientName: "pcmrec")
         let stream = try connection.open(OpenStream(
-            direction: .capture, format: streamFormat, latencyMicroseconds: latency * 1000, device: AudioDeviceID(device), name: name
+            direction: .capture, format: streamFormat, latencyMicroseconds: latency * 1000, device: try connection.resolveDevice(device),
+            name: name
         ))
         // The file is created only once the daemon has accepted the stream, so a failed start
         // leaves no empty file behind.

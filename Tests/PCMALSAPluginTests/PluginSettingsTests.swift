@@ -14,7 +14,7 @@ import Testing
             ("latency_ms", .integer(40)), ("fallback", .string("sysdefault")),
         ])
         #expect(settings.socket == "/run/pcmd/socket")
-        #expect(settings.device == 1)
+        #expect(settings.device == .id(1))
         #expect(settings.streamName == "music")
         #expect(settings.latencyMilliseconds == 40)
         #expect(settings.fallback == "sysdefault")
@@ -24,21 +24,28 @@ import Testing
     func defaults() throws {
         let settings = try PluginSettings([])
         #expect(settings == PluginSettings())
-        #expect(settings.socket == nil && settings.device == 0 && settings.fallback == nil && settings.latencyMilliseconds == 0)
+        #expect(settings.socket == nil && settings.device == .id(0) && settings.fallback == nil && settings.latencyMilliseconds == 0)
     }
 
     @Test("@args substitution can give a number as a string; an empty string means unset")
     func stringForms() throws {
         let settings = try PluginSettings([("device", .string("2")), ("fallback", .string(""))])
-        #expect(settings.device == 2)
+        #expect(settings.device == .id(2))
         #expect(settings.fallback == nil)
+    }
+
+    @Test("a device by name: a stable name or an ALSA name, looked up when the PCM opens")
+    func deviceNames() throws {
+        #expect(try PluginSettings([("device", .string("PCH,0"))]).device == .name("PCH,0"))
+        #expect(try PluginSettings([("device", .string("hw:1,0"))]).device == .name("hw:1,0"))
+        #expect(try PluginSettings([("device", .string("one"))]).device == .name("one"))
     }
 
     @Test("mistakes are refused with the key's name",
           arguments: [
             ([("sockt", ExternalPCMConfigValue.string("/x"))], PluginSettings.Failure.unknownKey("sockt")),
             ([("socket", .integer(3))], .wrongType(key: "socket", expected: "a string")),
-            ([("device", .string("one"))], .wrongType(key: "device", expected: "an integer")),
+            ([("device", .string(""))], .wrongType(key: "device", expected: "a device id or a device name")),
             ([("device", .real(1.5))], .wrongType(key: "device", expected: "an integer")),
             ([("device", .integer(-1))], .outOfRange(key: "device", value: -1, range: 0...Int(Int32.max))),
             ([("latency_ms", .integer(10_001))], .outOfRange(key: "latency_ms", value: 10_001, range: 0...10_000)),

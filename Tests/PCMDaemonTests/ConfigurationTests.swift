@@ -33,7 +33,7 @@ struct ConfigurationTests {
             rt-priority = 0
             """
         let config = try ConfigurationSettings(parsing: text, file: "t.conf").configuration()
-        #expect(config.device == "hw:Loopback,0,0")
+        #expect(config.devices == ["hw:Loopback,0,0"])
         #expect(config.format == .s32 && config.rate == 44_100 && config.channels == 6)
         #expect(config.periodFrames == 128 && config.requestedBufferFrames == 512)
         #expect(config.mode == .duplex && config.maxStreams == 8 && config.realtimePriority == 0)
@@ -44,6 +44,44 @@ struct ConfigurationTests {
         var bad = config
         bad.maxStreamsPerClient = 0
         #expect(throws: (any Error).self, "a quota of 0 streams is refused") { try bad.validate() }
+    }
+
+    @Test("devices: repeated lines and options keep their order; the command line replaces the file's list")
+    func deviceLists() throws {
+        let file = try ConfigurationSettings(parsing: """
+            device = PCH,0
+            device = Loopback,1   # a second card
+            exclude-device = HDMI
+            exclude-device = PCH,3
+            """, file: "t.conf")
+        let fromFile = try file.configuration()
+        #expect(fromFile.devices == ["PCH,0", "Loopback,1"])
+        #expect(fromFile.excludedDevices == ["HDMI", "PCH,3"])
+        var commandLine = ConfigurationSettings()
+        commandLine.set("device", "null")
+        commandLine.set("device", "hw:0,0")
+        let merged = try file.overridden(by: commandLine).configuration()
+        #expect(merged.devices == ["null", "hw:0,0"], "the command line's devices replace the file's")
+        #expect(merged.excludedDevices == ["HDMI", "PCH,3"])
+        #expect(try ConfigurationSettings().configuration().devices.isEmpty, "no device: every card")
+    }
+
+    @Test("bad device settings name the value: empty names, a capture device beside several devices")
+    func badDevices() throws {
+        var twoWithCapture = ConfigurationSettings()
+        twoWithCapture.set("device", "hw:0,0")
+        twoWithCapture.set("device", "hw:1,0")
+        twoWithCapture.set("capture-device", "hw:2,0")
+        #expect(throws: ConfigurationError.self, "capture-device with two devices") { try twoWithCapture.configuration() }
+        var captureAlone = ConfigurationSettings()
+        captureAlone.set("capture-device", "hw:2,0")
+        #expect(throws: ConfigurationError.self, "capture-device with every card") { try captureAlone.configuration() }
+        var empty = DaemonConfiguration()
+        empty.devices = ["hw:0,0", ""]
+        #expect(throws: ConfigurationError.self) { try empty.validate() }
+        var emptyExclusion = DaemonConfiguration()
+        emptyExclusion.excludedDevices = [""]
+        #expect(throws: ConfigurationError.self) { try emptyExclusion.validate() }
     }
 
     @Test("the connection limits: 128 in all by default, a quarter per user but at least 4, never more than in all")

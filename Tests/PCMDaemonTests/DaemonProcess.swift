@@ -30,6 +30,7 @@ struct DaemonProcess {
             environment["ALSA_CONFIG_PATH"] = path.path
         }
         environment["XDG_CONFIG_HOME"] = directory.path  // never read the developer's config
+        environment["XDG_STATE_HOME"] = directory.path  // nor keep state (the default device) in the developer's
         process.environment = environment
         let stderrPipe = Pipe()
         let stdoutPipe = Pipe()

@@ -5,11 +5,13 @@ import Foundation
 import PCMClient
 import Testing
 
-/// File-backed devices for the client tests: `playout` writes what is played to `out.raw`;
-/// `capturein` captures the contents of `in.raw`.
+/// File-backed devices for the client tests: `playout` writes what is played to `out.raw`
+/// (`playout2` to `out2.raw`, for tests of several devices); `capturein` captures the contents
+/// of `in.raw`.
 func clientFileDevices(in directory: URL) -> String {
     """
     pcm.playout { type file slave.pcm { type null } file "\(directory.path)/out.raw" format raw }
+    pcm.playout2 { type file slave.pcm { type null } file "\(directory.path)/out2.raw" format raw }
     pcm.capturein { type file slave.pcm { type null } file "\(directory.path)/capture-copy.raw" infile "\(directory.path)/in.raw" format raw }
     """
 }
@@ -49,9 +51,9 @@ struct ServedDaemon {
         return (result.status, result.log)
     }
 
-    /// What the device `playout` received, as s16 samples.
-    func playedSamples() throws -> [Int16] {
-        samples(of: try Data(contentsOf: directory.appendingPathComponent("out.raw")))
+    /// What the device `playout` (or the one writing `file`) received, as s16 samples.
+    func playedSamples(file: String = "out.raw") throws -> [Int16] {
+        samples(of: try Data(contentsOf: directory.appendingPathComponent(file)))
     }
 }
 

@@ -178,6 +178,14 @@ import Testing
         #expect(throws: ProtocolError.self) { try Envelope.decode(try message(Envelope(.streamList([])), payload: good)) }
     }
 
+    @Test func deviceListEntry_withUnknownFlags_isInvalid() throws {
+        var good = try payload(of: Envelope(.deviceList([SampleMessages.device])))
+        good[good.count - 1] = 0x03  // the entry's flags: bit 1 means nothing (yet)
+        #expect(throws: ProtocolError.invalidValue(.deviceList, field: "flags", value: 3)) {
+            try Envelope.decode(try message(Envelope(.deviceList([])), payload: good))
+        }
+    }
+
     @Test func lyingListCount_isRefusedBeforeReserving() throws {
         // 65535 device entries claimed in a 2-byte payload: refused without reserving 65535 entries.
         var bytes = rawHeader(type: MessageType.deviceList.rawValue, length: 2)

@@ -13,7 +13,13 @@ enum SampleMessages {
     static let device = DeviceInfo(
         id: AudioDeviceID(1), name: "hw:0,0", description: "HDA Intel PCH", directions: .duplex,
         format: deviceFormat, buffer: BufferGeometry(bufferFrames: 1024, periodFrames: 256),
-        state: .running, xruns: 3, masterVolume: Volume(level: 0.5, muted: false)
+        state: .running, xruns: 3, masterVolume: Volume(level: 0.5, muted: false), isDefault: true
+    )
+
+    static let otherDevice = DeviceInfo(
+        id: AudioDeviceID(2), name: "Loopback,1", description: "", directions: .playback,
+        format: deviceFormat, buffer: BufferGeometry(bufferFrames: 1024, periodFrames: 256),
+        state: .failed, xruns: 0, masterVolume: Volume(level: 1, muted: true)
     )
 
     static let stream = StreamInfo(
@@ -64,7 +70,7 @@ enum SampleMessages {
         Envelope(.streamVolumeChanged(Volume(level: 1, muted: false)), stream: StreamID(7)),
         Envelope(.masterVolumeChanged(MasterVolume(device: AudioDeviceID(1), volume: Volume(level: 0.75)))),
         Envelope(.listDevices, tag: 14),
-        Envelope(.deviceList([device, device]), tag: 14),
+        Envelope(.deviceList([device, otherDevice]), tag: 14),
         Envelope(.deviceList([]), tag: 14),
         Envelope(.listStreams, tag: 15),
         Envelope(.streamList([stream]), tag: 15),
@@ -74,6 +80,8 @@ enum SampleMessages {
         Envelope(.memoryList(MemoryListing(cardLimit: nil, cards: [], substreams: [])), tag: 16),
         Envelope(.setPreallocation(SetPreallocation(substream: SubstreamID(card: 0, device: 0, direction: .capture, subdevice: 0),
                                                     kibibytes: 128)), tag: 17),
+        Envelope(.setDefaultDevice(AudioDeviceID(2)), tag: 18),
+        Envelope(.setDefaultDevice(AudioDeviceID(.max)), tag: 19),
     ]
 
     /// The samples small enough to truncate at every length in reasonable time (all of them,

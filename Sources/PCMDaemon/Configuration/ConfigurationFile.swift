@@ -40,19 +40,32 @@ public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
 public struct ConfigurationSettings: Sendable, Equatable {
     /// The keys a config file may set, in the order `pcmd --help` documents them.
     public static let keys: [String] = [
-        "device", "capture-device", "mode", "format", "rate", "channels", "period", "periods", "buffer",
+        "device", "exclude-device", "capture-device", "mode", "format", "rate", "channels", "period", "periods", "buffer",
         "prealloc", "source", "sink", "socket", "max-streams", "max-streams-per-client", "max-clients", "max-clients-per-user",
-        "allow-users", "allow-groups", "rt-priority",
+        "allow-users", "allow-groups", "rt-priority", "state-directory",
     ]
+
+    /// Keys that may be given more than once (repeated lines, repeated options): their values
+    /// are kept in order, joined by newlines (which no value can contain: lines end there).
+    public static let listKeys: Set<String> = ["device", "exclude-device"]
 
     public private(set) var values: [String: String] = [:]
 
     public init() {}
 
-    /// Sets `key` (must be one of `keys`).
+    /// Sets `key` (must be one of `keys`); a list key gains `value` after what it holds.
     public mutating func set(_ key: String, _ value: String) {
         precondition(Self.keys.contains(key), "unknown configuration key \(key)")
-        values[key] = value
+        if Self.listKeys.contains(key), let held = values[key] {
+            values[key] = held + "\n" + value
+        } else {
+            values[key] = value
+        }
+    }
+
+    /// The values of a list key, in the order given.
+    func list(_ key: String) -> [String] {
+        values[key].map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? []
     }
 
     /// Parses config file text; `file` names it in errors.
@@ -74,7 +87,7 @@ public struct ConfigurationSettings: Sendable, Equatable {
             guard Self.keys.contains(String(key)) else {
                 throw .unknownKey(key: String(key), line: lineNumber, file: file)
             }
-            values[String(key)] = String(value)
+            set(String(key), String(value))
         }
     }
 
@@ -107,8 +120,10 @@ public struct ConfigurationSettings: Sendable, Equatable {
             guard let value = Int(text) else { throw .invalidValue(key: key, value: text, expected: "a whole number") }
             return value
         }
-        if let v = values["device"] { config.device = v }
+        config.devices = list("device")
+        config.excludedDevices = list("exclude-device")
         if let v = values["capture-device"] { config.captureDevice = v }
+        if let v = values["state-directory"] { config.stateDirectory = v }
         if let v = values["mode"] {
             guard let mode = StreamMode(rawValue: v) else {
                 throw .invalidValue(key: "mode", value: v, expected: "playback, capture or duplex")

@@ -96,10 +96,18 @@ public enum BuiltInSink: Sendable, Equatable, CustomStringConvertible {
 
 /// The daemon's validated settings.
 public struct DaemonConfiguration: Sendable, Equatable {
-    /// ALSA device name; nil means "the first sound card, or the null device when there is none".
-    public var device: String?
-    /// ALSA device for capture when it differs from `device`.
+    /// The devices to serve, each a stable name (`PCH,0`: card id and PCM device) or any ALSA
+    /// name (`hw:0,0`, `null`); empty means every PCM device of every sound card (see
+    /// `DevicePlan`), or the null device when there is none.
+    public var devices: [String] = []
+    /// Devices left out when every card is served: stable names, card ids (the whole card) or
+    /// ALSA names.
+    public var excludedDevices: [String] = []
+    /// ALSA device for capture when it differs from the one device served.
     public var captureDevice: String?
+    /// Where the daemon keeps state across restarts (the default device's name); nil means
+    /// systemd's `$STATE_DIRECTORY`, else the user's `$XDG_STATE_HOME/pcmd` (`DefaultDeviceStore`).
+    public var stateDirectory: String?
     public var mode: StreamMode = .playback
     public var format: SampleFormat = .s16
     public var rate: Int = 48_000
@@ -195,6 +203,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if case .file(let path) = sink, !mode.captures {
             throw .conflict("sink \(path) needs capture: use --mode capture or --mode duplex")
         }
-        if device == "" { throw .invalidValue(key: "device", value: "", expected: "an ALSA device name such as hw:0,0") }
+        if devices.contains("") { throw .invalidValue(key: "device", value: "", expected: "an ALSA device name such as hw:0,0 or a stable name such as PCH,0") }
+        if stateDirectory == "" { throw .invalidValue(key: "state-directory", value: "", expected: "a directory") }
+        if excludedDevices.contains("") { throw .invalidValue(key: "exclude-device", value: "", expected: "a stable name, a card id or an ALSA name") }
+        if captureDevice != nil, devices.count != 1 {
+            throw .conflict("capture-device pairs a capture device with the one device served: give exactly one --device with it")
+        }
     }
 }

@@ -61,15 +61,11 @@ public struct ServerConfiguration: Sendable {
 
 /// The parts of the running engine the socket server feeds and reads.
 public struct ServerEngine: Sendable {
-    /// Playback mixing (slots, master volume), when the daemon plays.
-    public var playback: PlaybackProcessor?
-    /// Capture fan-out, when the daemon records.
-    public var capture: CaptureProcessor?
-    /// The device streams' controls, for state and xrun counts in listings.
-    public var controls: [DeviceControl]
-    /// The ALSA device name, for listings.
-    public var deviceName: String
-    /// The device's format, rate and sizes (device frames).
+    /// Every device served, ids 1, 2, ... in order.
+    public var devices: [ServedDevice]
+    /// Which device id 0 means; changed by `setDefaultDevice`.
+    public let defaultDevice: DefaultDeviceChoice
+    /// The devices' format, rate and sizes (device frames): one configuration serves them all.
     public var layout: FrameLayout
     public var rate: Int
     public var periodFrames: Int
@@ -77,24 +73,40 @@ public struct ServerEngine: Sendable {
     /// The allocator behind the devices' and the clients' buffers, for `listMemory` and
     /// `setPreallocation`; nil in tests that serve without one.
     public var allocator: SubstreamAllocator?
+    /// Where the default device's name is kept across restarts; nil: it is not kept.
+    public var defaultStore: DefaultDeviceStore?
 
-    public init(playback: PlaybackProcessor?, capture: CaptureProcessor?, controls: [DeviceControl], deviceName: String,
-                layout: FrameLayout, rate: Int, periodFrames: Int, bufferFrames: Int, allocator: SubstreamAllocator? = nil) {
-        self.allocator = allocator
-        self.playback = playback
-        self.capture = capture
-        self.controls = controls
-        self.deviceName = deviceName
+    public init(devices: [ServedDevice], defaultDevice: DefaultDeviceChoice, layout: FrameLayout, rate: Int,
+                periodFrames: Int, bufferFrames: Int, allocator: SubstreamAllocator? = nil, defaultStore: DefaultDeviceStore? = nil) {
+        self.devices = devices
+        self.defaultStore = defaultStore
+        self.defaultDevice = defaultDevice
         self.layout = layout
         self.rate = rate
         self.periodFrames = periodFrames
         self.bufferFrames = bufferFrames
+        self.allocator = allocator
     }
 
-    /// The one device pcmd drives, as protocol listings name it.
-    static let deviceID = AudioDeviceID(1)
+    /// One device, id 1, the default (the fuzzers and tests that drive the server directly).
+    public init(playback: PlaybackProcessor?, capture: CaptureProcessor?, controls: [DeviceControl], deviceName: String,
+                layout: FrameLayout, rate: Int, periodFrames: Int, bufferFrames: Int, allocator: SubstreamAllocator? = nil) {
+        let device = ServedDevice(id: AudioDeviceID(1), name: deviceName, description: "", playback: playback, capture: capture,
+                                  controls: controls)
+        self.init(devices: [device], defaultDevice: DefaultDeviceChoice(device.id), layout: layout, rate: rate,
+                  periodFrames: periodFrames, bufferFrames: bufferFrames, allocator: allocator)
+    }
 
-    /// The device's format as the protocol describes it (channels capped at the protocol's limit).
+    /// Every device's controls.
+    var controls: [DeviceControl] { devices.flatMap(\.controls) }
+
+    /// The device `id` names: 0 is the default; nil for an id no device has.
+    func device(_ id: AudioDeviceID) -> ServedDevice? {
+        let wanted = id == .defaultDevice ? defaultDevice.id : id
+        return devices.first { $0.id == wanted }
+    }
+
+    /// The devices' format as the protocol describes it (channels capped at the protocol's limit).
     var streamFormat: PCMProtocol.StreamFormat {
         PCMProtocol.StreamFormat(layout.format, rate: rate, channels: min(layout.channels, WireLimits.maxChannels))
     }

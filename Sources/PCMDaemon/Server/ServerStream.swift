@@ -14,6 +14,8 @@ final class ServerStream {
     /// The client's format: only for listings; the client converts to the device's itself.
     let format: PCMProtocol.StreamFormat
     let name: String
+    /// The device it plays to or records from.
+    let device: AudioDeviceID
     let slot: StreamSlot
     private let table: SlotTable
     /// The ring's size and the start threshold, in device frames.
@@ -28,9 +30,10 @@ final class ServerStream {
     var volume = Volume.unity
     private var released = false
 
-    init(id: StreamID, request: OpenStream, slot: StreamSlot, table: SlotTable, ringFrames: Int, startThreshold: Int,
-         deviceBufferFrames: Int, deviceRate: Int) {
+    init(id: StreamID, request: OpenStream, device: AudioDeviceID, slot: StreamSlot, table: SlotTable, ringFrames: Int,
+         startThreshold: Int, deviceBufferFrames: Int, deviceRate: Int) {
         self.id = id
+        self.device = device
         mode = request.direction
         format = request.format
         name = request.name

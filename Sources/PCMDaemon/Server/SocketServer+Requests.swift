@@ -77,7 +77,7 @@ extension SocketServer {
             } catch {
                 switch error {
                 case .noSuchDevice(let device):
-                    refuse(.noSuchDevice, "no device \(device.rawValue): this daemon drives device \(ServerEngine.deviceID.rawValue) (0 means the default)")
+                    refuse(.noSuchDevice, "no device \(device.rawValue): \(servedDevicesText) (0 means the default)")
                 case .tooManyStreams(let limit): refuse(.tooManyStreams, "all \(limit) streams are in use")
                 case .tooManyClientStreams(let limit):
                     refuse(.tooManyClientStreams, "this connection already has \(limit) streams, its limit (max-streams-per-client)")
@@ -117,20 +117,33 @@ extension SocketServer {
             reply(.ok, header.stream)
             if owner !== session { owner.enqueue(Envelope(.streamVolumeChanged(volume), stream: stream.id)) }
         case .setMasterVolume(let master):
-            guard master.device == .defaultDevice || master.device == ServerEngine.deviceID else {
-                refuse(.noSuchDevice, "no device \(master.device.rawValue)")
+            guard let device = engine.device(master.device) else {
+                refuse(.noSuchDevice, "no device \(master.device.rawValue): \(servedDevicesText)")
                 return
             }
-            guard let playback = engine.playback else {
-                refuse(.noSuchDevice, "the daemon does not play, so it has no master volume")
+            guard let playback = device.playback else {
+                refuse(.noSuchDevice, "device \(device.id.rawValue) does not play, so it has no master volume")
                 return
             }
             playback.masterVolume = StreamVolume(gain: master.volume.level, muted: master.volume.muted)
             reply(.ok, .connection)
-            let announcement = Envelope(.masterVolumeChanged(MasterVolume(device: ServerEngine.deviceID, volume: master.volume)))
+            let announcement = Envelope(.masterVolumeChanged(MasterVolume(device: device.id, volume: master.volume)))
             for other in sessions.values where other.phase == .ready && other !== session { other.enqueue(announcement) }
+        case .setDefaultDevice(let id):
+            guard id != .defaultDevice, let device = engine.device(id) else {
+                refuse(.noSuchDevice, "no device \(id.rawValue): \(servedDevicesText)")
+                return
+            }
+            engine.defaultDevice.set(device.id)
+            reply(.ok, .connection)
+            logger.notice("default device changed", metadata: [
+                "pcm.device": "\(DisplayText.escaped(device.name))", "client.name": "\(session.clientName)",
+            ])
+            if let store = engine.defaultStore, let failure = store.save(device.name) {
+                logger.warning("the default device is not kept across restarts", metadata: ["error": "\(failure)"])
+            }
         case .listDevices:
-            reply(.deviceList([deviceInfo]), .connection)
+            reply(.deviceList(deviceInfos), .connection)
         case .listStreams:
             reply(.streamList(streamInfos), .connection)
         case .listMemory:
@@ -200,7 +213,7 @@ extension SocketServer {
     /// Claims a slot with fresh shared memory for a new stream and describes it for the reply.
     func openStream(_ request: OpenStream, for session: ClientSession) throws(StreamOpenFailure) -> (ServerStream, StreamOpened) {
         // §4: 0 is the default device; any other number must name a device the daemon has.
-        guard request.device == .defaultDevice || request.device == ServerEngine.deviceID else { throw .noSuchDevice(request.device) }
+        guard let device = engine.device(request.device) else { throw .noSuchDevice(request.device) }
         guard totalStreams < configuration.maxStreams else { throw .tooManyStreams(limit: configuration.maxStreams) }
         guard session.streams.count < configuration.maxStreamsPerClient else {
             throw .tooManyClientStreams(limit: configuration.maxStreamsPerClient)
@@ -212,10 +225,14 @@ extension SocketServer {
         }
         let table: SlotTable
         if mode == .playback {
-            guard let processor = engine.playback else { throw .unsupportedFormat("the daemon does not play (it runs in capture mode)") }
+            guard let processor = device.playback else {
+                throw .unsupportedFormat("device \(device.id.rawValue) (\(device.name)) does not play")
+            }
             table = processor.slots
         } else {
-            guard let processor = engine.capture else { throw .unsupportedFormat("the daemon does not record (it runs in playback mode)") }
+            guard let processor = device.capture else {
+                throw .unsupportedFormat("device \(device.id.rawValue) (\(device.name)) does not record")
+            }
             table = processor.slots
         }
         let (period, deviceBuffer) = table.deviceSizes(configuredPeriod: engine.periodFrames, configuredBuffer: engine.bufferFrames)
@@ -248,29 +265,41 @@ extension SocketServer {
         let ring = memory.geometry.bufferFrames.value
         let id = StreamID(nextStream)
         nextStream = nextStream == .max ? 1 : nextStream + 1
-        let stream = ServerStream(id: id, request: request, slot: slot, table: table, ringFrames: ring,
+        let stream = ServerStream(id: id, request: request, device: device.id, slot: slot, table: table, ringFrames: ring,
                                   startThreshold: Int(slot.startThreshold), deviceBufferFrames: deviceBuffer, deviceRate: engine.rate)
         let opened = StreamOpened(
-            direction: mode, ring: BufferGeometry(bufferFrames: ring, periodFrames: min(period, ring)), device: ServerEngine.deviceID,
+            direction: mode, ring: BufferGeometry(bufferFrames: ring, periodFrames: min(period, ring)), device: device.id,
             deviceFormat: engine.streamFormat, startThresholdFrames: mode == .playback ? Int(slot.startThreshold) : ring,
             deviceBuffer: BufferGeometry(bufferFrames: deviceBuffer, periodFrames: min(period, deviceBuffer)),
             memoryBytes: UInt64(memory.regions.totalBytes))
         return (stream, opened)
     }
 
-    var deviceInfo: DeviceInfo {
-        let directions: PCMProtocol.StreamMode = engine.playback != nil && engine.capture != nil ? .duplex
-            : engine.playback != nil ? .playback : .capture
-        let running = !engine.controls.isEmpty && engine.controls.allSatisfy(\.isRunning)
-        let master = engine.playback?.masterVolume
-        return DeviceInfo(
-            id: ServerEngine.deviceID, name: engine.deviceName, description: "", directions: directions,
-            format: engine.streamFormat,
-            buffer: BufferGeometry(bufferFrames: engine.bufferFrames, periodFrames: min(engine.periodFrames, engine.bufferFrames)),
-            state: running ? .running : .failed,
-            xruns: UInt32(clamping: engine.controls.reduce(0) { $0 + $1.xruns }),
-            masterVolume: Volume(level: min(max(master?.gain ?? 1, 0), 1), muted: master?.muted ?? false)
-        )
+    /// Every device, as `deviceList` carries them. The sizes are what each device negotiated
+    /// once it opened (the configured ones before).
+    var deviceInfos: [DeviceInfo] {
+        let defaultID = engine.defaultDevice.id
+        return engine.devices.map { device in
+            let master = device.playback?.masterVolume
+            let table = device.playback?.slots ?? device.capture?.slots
+            let sizes = table?.deviceSizes(configuredPeriod: engine.periodFrames, configuredBuffer: engine.bufferFrames)
+                ?? (period: engine.periodFrames, buffer: engine.bufferFrames)
+            return DeviceInfo(
+                id: device.id, name: device.name, description: device.description, directions: device.directions,
+                format: engine.streamFormat,
+                buffer: BufferGeometry(bufferFrames: sizes.buffer, periodFrames: min(sizes.period, sizes.buffer)),
+                state: device.state,
+                xruns: UInt32(clamping: device.controls.reduce(0) { $0 + $1.xruns }),
+                masterVolume: Volume(level: min(max(master?.gain ?? 1, 0), 1), muted: master?.muted ?? false),
+                isDefault: device.id == defaultID
+            )
+        }
+    }
+
+    /// "this daemon serves devices 1 (PCH,0), 2 (Loopback,0)", for refusals.
+    var servedDevicesText: String {
+        let list = engine.devices.map { "\($0.id.rawValue) (\(DisplayText.escaped($0.name)))" }.joined(separator: ", ")
+        return engine.devices.count == 1 ? "this daemon serves device \(list)" : "this daemon serves devices \(list)"
     }
 
     var streamInfos: [StreamInfo] {
@@ -278,7 +307,7 @@ extension SocketServer {
         for session in sessions.values where session.phase == .ready {
             for stream in session.streams.values {
                 infos.append(StreamInfo(
-                    id: stream.id, device: ServerEngine.deviceID, clientPID: UInt32(bitPattern: session.peer.pid),
+                    id: stream.id, device: stream.device, clientPID: UInt32(bitPattern: session.peer.pid),
                     clientUID: session.peer.uid, clientName: session.clientName, name: stream.name, direction: stream.mode,
                     format: stream.format, buffer: stream.buffer, latencyMicroseconds: stream.latencyMicroseconds,
                     position: stream.frames, xruns: stream.xrunCount, volume: stream.volume, state: stream.state

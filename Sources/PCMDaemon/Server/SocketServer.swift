@@ -79,7 +79,7 @@ public final class SocketServer: @unchecked Sendable {
         var descriptors: [pollfd] = []
         var order: [Int32] = []
         // The audio threads' signals for rare events (drained, violation).
-        let progress = [engine.playback?.slots.progress.fd, engine.capture?.slots.progress.fd].compactMap { $0 }
+        let progress = engine.devices.flatMap { [$0.playback?.slots.progress.fd, $0.capture?.slots.progress.fd].compactMap { $0 } }
         let fixed = 2 + progress.count
         while !stopRequested.load(ordering: .acquiring) {
             descriptors.removeAll(keepingCapacity: true)

@@ -11,7 +11,7 @@ let deviceFormat = StreamFormat(.s32, rate: 48_000, channels: 8)
 let device = DeviceInfo(
     id: AudioDeviceID(1), name: "hw:0,0", description: "HDA Intel PCH", directions: .duplex, format: deviceFormat,
     buffer: BufferGeometry(bufferFrames: 1024, periodFrames: 256), state: .running, xruns: 3,
-    masterVolume: Volume(level: 0.5, muted: false))
+    masterVolume: Volume(level: 0.5, muted: false), isDefault: true)
 let streamInfo = StreamInfo(
     id: StreamID(7), device: AudioDeviceID(1), clientPID: 4242, clientUID: 1000, clientName: "pcmplay", name: "Musik ♫",
     direction: .playback, format: format, buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441),
@@ -51,6 +51,7 @@ let sampleEnvelopes: [Envelope] = [
         ])), tag: 16),
     Envelope(.setPreallocation(SetPreallocation(substream: SubstreamID(card: 0, device: 0, direction: .capture, subdevice: 0),
                                                 kibibytes: 128)), tag: 17),
+    Envelope(.setDefaultDevice(AudioDeviceID(2)), tag: 18),
 ]
 
 func protocolSeeds() -> [(name: String, bytes: [UInt8])] {

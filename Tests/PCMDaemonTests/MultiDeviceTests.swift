@@ -1,0 +1,195 @@
+// Several devices at once (issue 13): which devices pcmd serves and under which names
+// (`DevicePlan`, from cards described in the test), and a real daemon serving two file devices:
+// a client on each, both bit-exact at the same time; `pcmctl default` choosing where device 0
+// goes, kept across a restart; a device that cannot be opened left out while the other plays.
+import ALSA
+import Foundation
+import PCMClient
+import PCMDaemon
+import PCMProtocol
+import Testing
+
+private let stereo16 = PCMProtocol.StreamFormat(.s16, rate: 48_000, channels: 2)
+
+@Suite("DevicePlan: which devices are served, under which names")
+struct DevicePlanTests {
+    /// An HDA card (analog playback and capture, HDMI playback), a loopback and a capture-only USB microphone.
+    let cards = [
+        SoundCard(index: 0, id: "PCH", name: "HDA Intel PCH", longName: "HDA Intel PCH at 0xf7f00000", pcmDevices: [
+            PCMDeviceInfo(card: 0, device: 0, id: "ALC892 Analog", name: "ALC892 Analog",
+                          playback: [PCMSubdevice(index: 0, name: "subdevice #0")], capture: [PCMSubdevice(index: 0, name: "subdevice #0")]),
+            PCMDeviceInfo(card: 0, device: 3, id: "HDMI 0", name: "HDMI 0", playback: [PCMSubdevice(index: 0, name: "")], capture: []),
+        ]),
+        SoundCard(index: 1, id: "Loopback", name: "Loopback", longName: "Loopback 1", pcmDevices: [
+            PCMDeviceInfo(card: 1, device: 0, id: "Loopback PCM", name: "Loopback PCM",
+                          playback: [PCMSubdevice(index: 0, name: "")], capture: [PCMSubdevice(index: 0, name: "")]),
+            PCMDeviceInfo(card: 1, device: 1, id: "Loopback PCM", name: "Loopback PCM",
+                          playback: [PCMSubdevice(index: 0, name: "")], capture: [PCMSubdevice(index: 0, name: "")]),
+        ]),
+        SoundCard(index: 2, id: "Mic", name: "USB Microphone", longName: "USB Microphone at usb-1", pcmDevices: [
+            PCMDeviceInfo(card: 2, device: 0, id: "USB Audio", name: "USB Audio", playback: [], capture: [PCMSubdevice(index: 0, name: "")]),
+        ]),
+    ]
+
+    @Test("no device given: every card's devices that can play, under stable names opened by card id")
+    func everyCard() {
+        let planned = DevicePlan.devices(configured: [], excluded: [], captureDevice: nil, cards: cards, mode: .playback)
+        #expect(planned.map(\.name) == ["PCH,0", "PCH,3", "Loopback,0", "Loopback,1"])
+        #expect(planned.map(\.alsaName) == ["hw:CARD=PCH,DEV=0", "hw:CARD=PCH,DEV=3", "hw:CARD=Loopback,DEV=0", "hw:CARD=Loopback,DEV=1"])
+        #expect(planned[0].description == "HDA Intel PCH: ALC892 Analog")
+        #expect(planned[1].canPlay && !planned[1].canCapture)
+    }
+
+    @Test("capture mode serves the devices that record, the microphone among them; duplex serves both kinds")
+    func byMode() {
+        let capture = DevicePlan.devices(configured: [], excluded: [], captureDevice: nil, cards: cards, mode: .capture)
+        #expect(capture.map(\.name) == ["PCH,0", "Loopback,0", "Loopback,1", "Mic,0"])
+        let duplex = DevicePlan.devices(configured: [], excluded: [], captureDevice: nil, cards: cards, mode: .duplex)
+        #expect(duplex.map(\.name) == ["PCH,0", "PCH,3", "Loopback,0", "Loopback,1", "Mic,0"])
+        #expect(duplex.last?.canPlay == false)
+    }
+
+    @Test("exclusions by stable name, by card id (the whole card) and by ALSA name")
+    func exclusions() {
+        let planned = DevicePlan.devices(configured: [], excluded: ["PCH,3", "Loopback", "hw:2,0"], captureDevice: nil,
+                                         cards: cards, mode: .duplex)
+        #expect(planned.map(\.name) == ["PCH,0"])
+    }
+
+    @Test("configured names: stable names resolve to their card, other names are served as given, once each, in order")
+    func configured() {
+        let planned = DevicePlan.devices(configured: ["Loopback,1", "null", "PCH,0", "Loopback,1", "Nope,0"], excluded: ["PCH,0"],
+                                         captureDevice: nil, cards: cards, mode: .playback)
+        #expect(planned.map(\.name) == ["Loopback,1", "null", "PCH,0", "Nope,0"], "exclusions apply only to every-card serving")
+        #expect(planned.map(\.alsaName) == ["hw:CARD=Loopback,DEV=1", "null", "hw:CARD=PCH,DEV=0", "Nope,0"])
+        #expect(planned[1].description.isEmpty && planned[1].canPlay && planned[1].canCapture)
+    }
+
+    @Test("no card at all: the null device; a capture device pairs with the one device served")
+    func fallbacks() {
+        let none = DevicePlan.devices(configured: [], excluded: [], captureDevice: nil, cards: [], mode: .playback)
+        #expect(none.map(\.alsaName) == ["null"])
+        let everyExcluded = DevicePlan.devices(configured: [], excluded: ["PCH", "Loopback", "Mic"], captureDevice: nil, cards: cards,
+                                               mode: .duplex)
+        #expect(everyExcluded.map(\.alsaName) == ["null"])
+        let paired = DevicePlan.devices(configured: ["hw:0,0"], excluded: [], captureDevice: "hw:2,0", cards: cards, mode: .duplex)
+        #expect(paired.count == 1 && paired[0].captureName == "hw:2,0")
+    }
+}
+
+@Suite("a daemon serving several devices", .serialized, .timeLimit(.minutes(3)))
+struct MultiDeviceTests {
+    /// Writes `frames` to `stream` and drains it.
+    func play(_ frames: [Int16], on stream: PCMStream) async throws {
+        try await stream.write(frames.withUnsafeBytes { Array($0) })
+        try await stream.drain()
+    }
+
+    /// Requires `played` to hold `frames` exactly, after leading silence.
+    func expectBitExact(_ played: [Int16], _ frames: [Int16], _ what: String) {
+        guard let start = played.firstIndex(where: { $0 != 0 }), played.count >= start + frames.count else {
+            Issue.record("\(what): only \(played.count) samples, not the \(frames.count) played")
+            return
+        }
+        #expect(Array(played[start..<(start + frames.count)]) == frames, "\(what) is not bit-exact")
+    }
+
+    @Test("two devices: a client on each plays bit-exactly at the same time; listings name both and flag the default")
+    func twoDevicesAtOnce() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(["--device", "playout", "--device", "playout2", "--period", "256"], directory: dir)
+        let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "two")
+        let devices = try await connection.devices()
+        #expect(devices.map(\.name) == ["playout", "playout2"])
+        #expect(devices.map(\.id) == [AudioDeviceID(1), AudioDeviceID(2)])
+        #expect(devices.map(\.isDefault) == [true, false])
+        #expect(devices.allSatisfy { $0.state == .running }, "\(devices)")
+
+        let first = testFrames(count: 48_000, seed: 31)
+        let second = testFrames(count: 48_000, seed: 32)
+        let onFirst = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 500_000, device: AudioDeviceID(1), name: "one")
+        let onSecond = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 500_000, device: AudioDeviceID(2), name: "two")
+        #expect(onFirst.granted.device == AudioDeviceID(1) && onSecond.granted.device == AudioDeviceID(2))
+        let streams = try await connection.streams()
+        #expect(Set(streams.map { "\($0.name)@\($0.device.rawValue)" }) == ["one@1", "two@2"])
+        async let a: Void = play(first, on: onFirst)
+        async let b: Void = play(second, on: onSecond)
+        _ = try await (a, b)
+        #expect(onFirst.status.underruns == 0 && onSecond.status.underruns == 0)
+
+        // Each device has its own master volume: muting the second leaves the first alone.
+        try await connection.setMasterVolume(Volume(level: 1, muted: true), device: AudioDeviceID(2))
+        let muted = try await connection.devices()
+        #expect(muted.map(\.masterVolume.muted) == [false, true])
+        connection.close()
+        let result = try daemon.stop()
+        #expect(result.status == 0, "\(result.log)")
+        expectBitExact(try daemon.playedSamples(), first, "device 1")
+        expectBitExact(try daemon.playedSamples(file: "out2.raw"), second, "device 2")
+    }
+
+    @Test("pcmctl default sends device 0 elsewhere, refuses what is not served, and the choice survives a restart")
+    func defaultDevice() async throws {
+        let dir = try temporaryDirectory()
+        let arguments = ["--device", "playout", "--device", "playout2", "--period", "256"]
+        var daemon = try await ServedDaemon.start(arguments, directory: dir)
+        let socket = ["--socket", daemon.socket]
+        let shown = try ToolProcess.run("pcmctl", ["default"] + socket)
+        #expect(shown.status == 0 && String(decoding: shown.stdout, as: UTF8.self) == "playout\n", "\(shown.stderr)")
+        let set = try ToolProcess.run("pcmctl", ["default", "playout2"] + socket)
+        #expect(set.status == 0, "\(set.stderr)")
+        let table = String(decoding: try ToolProcess.run("pcmctl", ["devices"] + socket).stdout, as: UTF8.self)
+        let row = table.split(separator: "\n").first { $0.contains("playout2") }
+        #expect(row?.contains(" yes ") == true, "\(table)")
+        let unknown = try ToolProcess.run("pcmctl", ["default", "speakers"] + socket)
+        #expect(unknown.status != 0 && unknown.stderr.contains("playout, playout2"), "\(unknown.stderr)")
+
+        let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "chooser")
+        let stream = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 200_000)
+        #expect(stream.granted.device == AudioDeviceID(2), "device 0 must open on the new default")
+        try await stream.close()
+        for bad in [AudioDeviceID.defaultDevice, AudioDeviceID(3), AudioDeviceID(.max)] {
+            do {
+                try await connection.setDefaultDevice(bad)
+                Issue.record("setDefaultDevice(\(bad.rawValue)) was accepted")
+            } catch {
+                guard case .refused(let reply) = error else { throw error }
+                #expect(reply.code == .noSuchDevice)
+            }
+        }
+        #expect(try await connection.devices().map(\.isDefault) == [false, true], "a refusal changed nothing")
+        connection.close()
+        #expect(try daemon.stop().status == 0)
+
+        daemon = try await ServedDaemon.start(arguments, directory: dir)
+        let again = try await PCMConnection.connect(path: daemon.socket, clientName: "after restart")
+        #expect(try await again.devices().map(\.isDefault) == [false, true], "the default was not kept across the restart")
+        again.close()
+        // Served without it, the remembered device gives way to the first one.
+        #expect(try daemon.stop().status == 0)
+        daemon = try await ServedDaemon.start(["--device", "playout", "--period", "256"], directory: dir)
+        let alone = try await PCMConnection.connect(path: daemon.socket, clientName: "alone")
+        #expect(try await alone.devices().map(\.isDefault) == [true])
+        alone.close()
+        let result = try daemon.stop()
+        #expect(result.status == 0)
+        #expect(result.log.contains("the remembered default device is not served now"), "\(result.log)")
+    }
+
+    @Test("a device that cannot be opened is left out, said in the log, and the other one plays")
+    func brokenDeviceLeftOut() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(["--device", "nosuchpcm", "--device", "playout", "--period", "256"], directory: dir)
+        let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "survivor")
+        let devices = try await connection.devices()
+        #expect(devices.map(\.name) == ["playout"] && devices.first?.id == AudioDeviceID(1) && devices.first?.isDefault == true)
+        let frames = testFrames(count: 24_000, seed: 33)
+        let stream = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 500_000)
+        try await play(frames, on: stream)
+        connection.close()
+        let result = try daemon.stop()
+        #expect(result.status == 0)
+        #expect(result.log.contains("device not served") && result.log.contains("nosuchpcm"), "\(result.log)")
+        expectBitExact(try daemon.playedSamples(), frames, "the device that opened")
+    }
+}

@@ -1,0 +1,115 @@
+# pcmd serving several real cards at once (issue 13): the HDA card and snd-aloop served by one daemon under
+# their stable names, a pcmplay client on each at the same time, both bit-exact (the HDA output in qemu's WAV
+# on the host, the loopback's in what arecord captures on its other end); and with no --device, every card's
+# devices served, listed by `pcmctl devices` with the default marked, and `pcmctl default` followed by a
+# client that names no device.
+#
+# Buffers as in test_pcmd_clients: 4096-frame periods x 4 and 500 ms clients, because the emulated machine
+# stalls; these tests are about which device gets which bits, not latency.
+import re
+import time
+
+import numpy as np
+
+import hwlib
+
+from test_pcmd_clients import CLIENT_LATENCY_MS, PERIOD, RATE, _pcmctl, _wait_for_streams
+
+
+def _pcmd(t, socket, *args: str) -> hwlib.Background:
+    """pcmd serving `socket` (with its own state directory); returns once pcmctl gets an answer."""
+    daemon = hwlib.start([str(t.product("pcmd")), "--socket", str(socket), "--state-directory", str(t.tmp / "state"),
+                          *PERIOD, *args])
+    deadline = time.monotonic() + 60
+    while hwlib.run(_pcmctl(t, socket, "devices"), check=False, timeout=60).returncode != 0:
+        if not daemon.running():
+            result = daemon.wait(check=False)
+            hwlib.fail(f"pcmd exited with status {result.returncode} before serving clients:\n{result.stderr[-3000:]}")
+        if time.monotonic() > deadline:
+            hwlib.fail(f"pcmd did not serve {socket} within 60 s")
+        time.sleep(0.2)
+    return daemon
+
+
+def _devices(t, socket) -> list[dict[str, str]]:
+    """`pcmctl devices` as rows of column name -> value."""
+    lines = [line for line in hwlib.run(_pcmctl(t, socket, "devices"), timeout=60).stdout.splitlines() if line.strip()]
+    header = lines[0].split()
+    rows = []
+    for line in lines[1:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        hwlib.check(len(cells) >= len(header) - 1, f"unexpected pcmctl devices row {line!r} for header {header}")
+        rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def _pcmplay(t, socket, path, name: str, device: str | None) -> list[str]:
+    command = [str(t.product("pcmplay")), "--socket", str(socket), "--quiet", "--latency", CLIENT_LATENCY_MS,
+               "--name", name]
+    if device is not None:
+        command += ["--device", device]
+    return command + [str(path)]
+
+
+@hwlib.timeout(300)
+def test_two_cards_two_clients_bit_exact(t):
+    hda = hwlib.hda_card()
+    loop = hwlib.load_driver("snd-aloop")
+    socket = t.tmp / "socket"
+    hda_name, loop_name = f"{hda.id},0", f"{loop.id},0"
+    # Every frame distinct on each card, and the two signals different from each other.
+    to_hda = hwlib.counter(hwlib.frames_for(1.5, RATE))
+    to_loop = hwlib.Audio((hwlib.counter(hwlib.frames_for(1.5, RATE)).frames.astype(np.int32) * -1 - 1).astype(np.int16), RATE)
+    hda_path = hwlib.write_wav(t.tmp / "to-hda.wav", to_hda)
+    loop_path = hwlib.write_wav(t.tmp / "to-loop.wav", to_loop)
+    captured_path = t.dir / "loopback-capture.wav"
+
+    daemon = _pcmd(t, socket, "--device", hda_name, "--device", loop_name)
+    rows = _devices(t, socket)
+    hwlib.check([r["DEVICE"] for r in rows] == [hda_name, loop_name], f"devices listed: {rows}")
+    hwlib.check([r["DEFAULT"] for r in rows] == ["yes", "no"], f"the first device served is the default: {rows}")
+    # The loopback's other end records what pcmd plays into Loopback,0.
+    recorder = hwlib.start(["arecord", "-q", "-D", loop.hw(1, 0), "-f", "S16_LE", "-r", str(RATE), "-c", "2",
+                            "-d", "6", str(captured_path)])
+    hwlib.wait_for_state(loop, 1, "c", 0, "RUNNING")
+    players = [hwlib.start(_pcmplay(t, socket, hda_path, "to-hda", hda_name)),
+               hwlib.start(_pcmplay(t, socket, loop_path, "to-loop", loop_name))]
+    _wait_for_streams(t, socket, lambda rows: {"to-hda", "to-loop"} <= {r["NAME"] for r in rows}, "both players")
+    for player in players:
+        result = player.wait(timeout=120)
+        hwlib.check(not result.stderr.strip(), f"client complaint: {result.stderr.strip()}")
+    recorder.wait(timeout=120)
+    daemon.stop(check=True)
+    t.expect_hda(to_hda, label="the HDA card's client, served beside the loopback")
+    match = hwlib.assert_bit_exact(to_loop, hwlib.read_wav(captured_path))
+    t.log(f"the loopback's client found at frame {match.offset} of the capture")
+
+
+@hwlib.timeout(300)
+def test_every_card_served_and_default_followed(t):
+    hda = hwlib.hda_card()
+    dummy = hwlib.load_driver("snd-dummy")
+    loop = hwlib.load_driver("snd-aloop")
+    socket = t.tmp / "socket"
+    daemon = _pcmd(t, socket)
+    rows = _devices(t, socket)
+    names = [r["DEVICE"] for r in rows]
+    for card in (hda, dummy, loop):
+        hwlib.check(f"{card.id},0" in names, f"{card.id},0 is not served with no --device: {names}")
+    hwlib.check(sum(r["DEFAULT"] == "yes" for r in rows) == 1, f"exactly one default device: {rows}")
+    hwlib.check(all(r["STATE"] == "running" for r in rows), f"every device streams: {rows}")
+
+    # Device 0 follows `pcmctl default`: a player that names no device lands on the dummy card.
+    hwlib.run(_pcmctl(t, socket, "default", f"{dummy.id},0"), timeout=60)
+    shown = hwlib.run(_pcmctl(t, socket, "default"), timeout=60).stdout.strip()
+    hwlib.check(shown == f"{dummy.id},0", f"pcmctl default shows {shown!r}")
+    tone = hwlib.write_wav(t.tmp / "tone.wav", hwlib.sine(440, 3, amplitude=0.1))
+    player = hwlib.start(_pcmplay(t, socket, tone, "follower", None))
+    streams = _wait_for_streams(t, socket, lambda rows: any(r["NAME"] == "follower" for r in rows), "the player")
+    device_ids = {r["DEVICE"]: r["ID"] for r in rows}
+    row = next(r for r in streams if r["NAME"] == "follower")
+    hwlib.check(row["DEV"] == device_ids[f"{dummy.id},0"], f"the player went to device {row['DEV']}, not the dummy card")
+    hwlib.check(not player.wait(timeout=120).stderr.strip(), "the player complained")
+    result = daemon.stop(check=True)
+    lost = [line for line in result.stderr.splitlines() if "device not served" in line]
+    t.log(f"devices served: {names}; left out: {lost}")
