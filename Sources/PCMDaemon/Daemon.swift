@@ -236,6 +236,9 @@ public struct Daemon: Sendable {
             return try DeviceService(opener: opener, control: control, processor: processor,
                                      realtimePriority: configuration.realtimePriority, logger: logger)
         } catch {
+            // Not served: the substream is closed again (its preallocation stays, as a kernel
+            // substream's does whether or not it is ever opened).
+            _ = try? allocator.close(substream: substream)
             throw DaemonError.device(name: name, reason: error.description)
         }
     }

@@ -87,6 +87,12 @@ func sessionSeeds() -> [(name: String, bytes: [UInt8])] {
         Envelope(.setPreallocation(SetPreallocation(substream: device, kibibytes: 0)), tag: 7)))
     seeds.append(("memory", memory.bytes))
 
+    var defaults = RecordWriter()
+    defaults.record(Record.session(0), bytes(
+        hello, Envelope(.setDefaultDevice(AudioDeviceID(1)), tag: 2), Envelope(.setDefaultDevice(.defaultDevice), tag: 3),
+        Envelope(.setDefaultDevice(AudioDeviceID(7)), tag: 4), Envelope(.listDevices, tag: 5), Envelope(.openStream(playback), tag: 6)))
+    seeds.append(("default-device", defaults.bytes))
+
     var wrong = RecordWriter()
     wrong.record(Record.session(0), bytes(Envelope(.listStreams, tag: 1)))
     wrong.record(Record.session(1), bytes(hello, Envelope(.welcome(Welcome(daemonPID: 1, maxStreams: 1, daemonName: "x")), tag: 2)))
