@@ -173,6 +173,13 @@ public final class PCMConnection: Sendable {
         try await expectOK(core.request(.setDefaultDevice(device)))
     }
 
+    /// Moves a stream (any allowed client's) to `device` as it plays; its owner notices
+    /// nothing. Throws `noSuchStream`, `noSuchDevice`, `unsupportedFormat` (the device cannot
+    /// go that way) or `tooManyStreams` (no free place there).
+    public func moveStream(_ stream: StreamID, to device: AudioDeviceID) async throws(PCMClientError) {
+        try await expectOK(core.request(.moveStream(device), stream: stream))
+    }
+
     public func setPreallocation(_ substream: SubstreamID, kibibytes: UInt64) async throws(PCMClientError) {
         try await expectOK(core.request(.setPreallocation(SetPreallocation(substream: substream, kibibytes: kibibytes))))
     }

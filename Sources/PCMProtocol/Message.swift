@@ -53,6 +53,10 @@ public enum Message: Hashable, Sendable {
     /// Client → daemon: make this device the default one (what device 0 means). Reply: ``ok``,
     /// or ``ErrorCode/noSuchDevice``.
     case setDefaultDevice(AudioDeviceID)
+    /// Client → daemon: move the stream in the header (any allowed client's) to this device, as
+    /// it plays; its owner notices nothing. Reply: ``ok``, ``ErrorCode/noSuchStream`` or
+    /// ``ErrorCode/noSuchDevice``.
+    case moveStream(AudioDeviceID)
 
     /// The header type byte for this message.
     public var type: MessageType {
@@ -80,6 +84,7 @@ public enum Message: Hashable, Sendable {
         case .memoryList: .memoryList
         case .setPreallocation: .setPreallocation
         case .setDefaultDevice: .setDefaultDevice
+        case .moveStream: .moveStream
         }
     }
 }
@@ -187,7 +192,7 @@ extension Message {
         case .streamList(let streams): try writer.list(streams, field: "streams")
         case .memoryList(let listing): try listing.encode(to: &writer)
         case .setPreallocation(let payload): try payload.encode(to: &writer)
-        case .setDefaultDevice(let device): writer.uint32(device.rawValue)
+        case .setDefaultDevice(let device), .moveStream(let device): writer.uint32(device.rawValue)
         case .ok, .closeStream, .pause, .resume, .drain, .drained, .listDevices, .listStreams, .listMemory:
             break
         }
@@ -221,6 +226,7 @@ extension Message {
         case .memoryList: return .memoryList(try MemoryListing(from: &reader))
         case .setPreallocation: return .setPreallocation(try SetPreallocation(from: &reader))
         case .setDefaultDevice: return .setDefaultDevice(AudioDeviceID(try reader.uint32()))
+        case .moveStream: return .moveStream(AudioDeviceID(try reader.uint32()))
         }
     }
 }

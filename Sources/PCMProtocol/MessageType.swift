@@ -65,12 +65,15 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     case setPreallocation = 0x46
     /// Client → daemon: make a device the default (what device 0 opens on), kept across restarts.
     case setDefaultDevice = 0x47
+    /// Client → daemon: move the stream in the header (any allowed client's) to another device.
+    case moveStream = 0x48
 
     /// Which side may send this message.
     public var sender: Sender {
         switch self {
         case .hello, .openStream, .closeStream, .pause, .resume, .drain,
-             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation, .setDefaultDevice:
+             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation, .setDefaultDevice,
+             .moveStream:
             .client
         case .welcome, .ok, .error, .streamOpened, .drained,
              .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList:
@@ -82,7 +85,8 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     public var isRequest: Bool {
         switch self {
         case .hello, .openStream, .closeStream, .pause, .resume, .drain,
-             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation, .setDefaultDevice:
+             .setStreamVolume, .setMasterVolume, .listDevices, .listStreams, .listMemory, .setPreallocation, .setDefaultDevice,
+             .moveStream:
             true
         default:
             false
@@ -93,7 +97,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     public var streamField: StreamField {
         switch self {
         case .streamOpened, .closeStream, .pause, .resume, .drain, .drained,
-             .setStreamVolume, .streamVolumeChanged:
+             .setStreamVolume, .streamVolumeChanged, .moveStream:
             .required
         case .ok, .error:
             .optional
@@ -160,6 +164,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .memoryList: "memoryList"
         case .setPreallocation: "setPreallocation"
         case .setDefaultDevice: "setDefaultDevice"
+        case .moveStream: "moveStream"
         }
     }
 }

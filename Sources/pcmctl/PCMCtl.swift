@@ -19,6 +19,7 @@ struct PCMCtl: AsyncParsableCommand {
             Examples:
               pcmctl devices
               pcmctl default Loopback,0
+              pcmctl move 7 PCH,0
               pcmctl streams
               pcmctl volume 7 50%
               pcmctl volume 7 --mute
@@ -26,8 +27,8 @@ struct PCMCtl: AsyncParsableCommand {
               pcmctl memory
               pcmctl prealloc card0/pcm0p/sub0 128K
             """,
-        subcommands: [Devices.self, DefaultDevice.self, Streams.self, StreamVolume.self, MasterVolumeCommand.self, Memory.self,
-                      Prealloc.self],
+        subcommands: [Devices.self, DefaultDevice.self, Streams.self, MoveStream.self, StreamVolume.self, MasterVolumeCommand.self,
+                      Memory.self, Prealloc.self],
         defaultSubcommand: Streams.self
     )
 }
@@ -203,6 +204,41 @@ struct DefaultDevice: AsyncParsableCommand {
         }
         try await pcm.setDefaultDevice(target.id)
         print("default device: \(DisplayText.escaped(target.name))")
+    }
+}
+
+struct MoveStream: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "move",
+        abstract: "Move a playing or recording stream to another device.",
+        discussion: """
+            The stream goes on where it was, on the other device, from the next frame: its \
+            application notices nothing and reopens nothing.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The stream's ID (from `pcmctl streams`).")
+    var stream: UInt32
+
+    @Argument(help: "The device: its name (PCH,0) or ID, as `pcmctl devices` lists them.")
+    var device: String
+
+    mutating func validate() throws {
+        guard stream != 0 else { throw ValidationError("stream IDs start at 1") }
+    }
+
+    func run() async throws {
+        let pcm = try await connection.connect()
+        defer { pcm.close() }
+        let devices = try await pcm.devices()
+        guard let target = devices.first(where: { $0.name == device }) ?? UInt32(device).flatMap({ id in devices.first { $0.id.rawValue == id } })
+        else {
+            let known = devices.map { DisplayText.escaped($0.name) }.joined(separator: ", ")
+            throw ValidationError("no device \"\(DisplayText.escaped(device))\"; the daemon serves: \(known.isEmpty ? "none" : known)")
+        }
+        try await pcm.moveStream(StreamID(stream), to: target.id)
+        print("stream \(stream): now on \(DisplayText.escaped(target.name))")
     }
 }
 

@@ -176,6 +176,45 @@ struct MultiDeviceTests {
         #expect(result.log.contains("the remembered default device is not served now"), "\(result.log)")
     }
 
+    @Test("pcmctl move: a playing stream goes on on the other device from the next frame, nothing skipped or repeated, and back")
+    func moveWhilePlaying() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(["--device", "playout", "--device", "playout2", "--period", "256"], directory: dir)
+        let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "mover")
+        let frames = testFrames(count: 3 * 48_000, seed: 34)  // 3 s, every frame distinct
+        let stream = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 300_000, device: AudioDeviceID(1), name: "moving")
+        let writer = Task { try await play(frames, on: stream) }
+        try await Task.sleep(for: .milliseconds(1000))
+        let moved = try ToolProcess.run("pcmctl", ["move", "\(stream.id.rawValue)", "playout2", "--socket", daemon.socket])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(try await connection.streams().first { $0.name == "moving" }?.device == AudioDeviceID(2))
+        // Refusals leave the stream where it is.
+        for (arguments, expected) in [(["\(stream.id.rawValue)", "speakers"], "no device"), (["999", "playout"], "no stream 999")] {
+            let refused = try ToolProcess.run("pcmctl", ["move"] + arguments + ["--socket", daemon.socket])
+            #expect(refused.status != 0 && refused.stderr.contains(expected), "\(arguments): \(refused.stderr)")
+        }
+        try await writer.value
+        #expect(stream.status.underruns == 0, "the move made the stream underrun")
+        connection.close()
+        let result = try daemon.stop()
+        #expect(result.status == 0, "\(result.log)")
+        #expect(result.log.contains("stream moved"), "\(result.log)")
+
+        // Device 1 played the start and device 2 the rest, meeting at one frame.
+        let first = try daemon.playedSamples()
+        let second = try daemon.playedSamples(file: "out2.raw")
+        let start = try #require(first.firstIndex { $0 != 0 }, "nothing reached device 1")
+        var split = start
+        while split < first.count, split - start < frames.count, first[split] == frames[split - start] { split += 1 }
+        let onFirst = split - start
+        #expect(onFirst % 2 == 0 && onFirst > 0 && onFirst < frames.count, "device 1 played \(onFirst) of \(frames.count) samples")
+        #expect(first[split...].allSatisfy { $0 == 0 }, "device 1 played something after the move that was not the stream's next frame")
+        let rest = Array(frames[onFirst...])
+        let resume = try #require(second.firstIndex { $0 != 0 }, "nothing reached device 2")
+        try #require(second.count >= resume + rest.count, "device 2 played only \(second.count - resume) of the \(rest.count) samples left")
+        #expect(Array(second[resume..<(resume + rest.count)]) == rest, "device 2 did not continue at the frame device 1 stopped at")
+    }
+
     @Test("a device that cannot be opened is left out, said in the log, and the other one plays")
     func brokenDeviceLeftOut() async throws {
         let dir = try temporaryDirectory()

@@ -82,6 +82,7 @@ enum SampleMessages {
                                                     kibibytes: 128)), tag: 17),
         Envelope(.setDefaultDevice(AudioDeviceID(2)), tag: 18),
         Envelope(.setDefaultDevice(AudioDeviceID(.max)), tag: 19),
+        Envelope(.moveStream(AudioDeviceID(2)), stream: StreamID(7), tag: 20),
     ]
 
     /// The samples small enough to truncate at every length in reasonable time (all of them,

@@ -185,10 +185,45 @@ public final class SlotTable: Sendable {
         }
     }
 
-    /// Recomputes `smallestLatencyFrames`; called with `claims` held, so that a claim and a release
-    /// on two threads cannot store their results out of order.
+    // MARK: Moving a stream between devices
+
+    /// Takes `slot` (one of this table's) away from the audio thread for a move, keeping its
+    /// memory; returns the state the stream was in. See `StreamSlot.lend`.
+    func lend(_ slot: StreamSlot) -> SlotState {
+        let state = slot.lend { insidePeriod.load(ordering: .sequentiallyConsistent) }
+        claims.withLock { _ in updateSmallestLatency() }
+        return state
+    }
+
+    /// Puts a slot lent for a move that failed back in service.
+    func unlend(_ slot: StreamSlot, state: SlotState) {
+        slot.unlend(state: state)
+        claims.withLock { _ in updateSmallestLatency() }
+    }
+
+    /// Seats the stream of another table's lent slot in a free slot of this one (or, when it
+    /// comes home, in its own lent slot `home`). Throws `noFreeSlot` when every slot is in use.
+    func adopt(from source: StreamSlot, state: SlotState, into home: StreamSlot? = nil) throws(SlotError) -> StreamSlot {
+        try claims.withLock { _ throws(SlotError) -> StreamSlot in
+            guard let slot = home ?? slots.first(where: { $0.state == .free }) else { throw .noFreeSlot(limit: slots.count) }
+            slot.adopt(from: source, state: state)
+            updateSmallestLatency()
+            return slot
+        }
+    }
+
+    /// Frees a slot that adopted a stream from another table: the audio thread lets go of it;
+    /// its memory and eventfd are the lender's, so nothing is closed or released here.
+    func giveBack(_ slot: StreamSlot) {
+        _ = slot.detach { insidePeriod.load(ordering: .sequentiallyConsistent) }
+        claims.withLock { _ in updateSmallestLatency() }
+    }
+
+    /// Recomputes `smallestLatencyFrames` from the slots this table's audio thread serves (a
+    /// lent slot's stream plays elsewhere); called with `claims` held, so that a claim and a
+    /// release on two threads cannot store their results out of order.
     private func updateSmallestLatency() {
-        let smallest = slots.lazy.map { $0.latencyFrames.load(ordering: .relaxed) }.filter { $0 > 0 }.min() ?? 0
+        let smallest = slots.lazy.filter { $0.state != .lent }.map { $0.latencyFrames.load(ordering: .relaxed) }.filter { $0 > 0 }.min() ?? 0
         smallestLatencyFrames.store(smallest, ordering: .relaxed)
     }
 

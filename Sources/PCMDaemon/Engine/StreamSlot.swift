@@ -14,6 +14,8 @@ import Synchronization
 /// (prefilling → active: audio thread, ring filled to the start threshold) → paused/active/
 /// draining/prefilling (owner) → drained (audio thread, the drain target was reached) → closing
 /// (owner) → detached (audio thread acknowledges) → free (owner, after releasing memory).
+/// A stream moved to another device (`pcmctl move`) leaves its first slot `lent` (closing →
+/// lent: it keeps the memory) and plays in a slot of the other device's table that adopted it.
 public enum SlotState: UInt8, Sendable, AtomicRepresentable {
     /// Unused; the audio thread ignores it.
     case free = 0
@@ -32,6 +34,9 @@ public enum SlotState: UInt8, Sendable, AtomicRepresentable {
     case detached = 6
     /// Playback waits for the ring to hold the start threshold (or for `resume`).
     case prefilling = 7
+    /// The stream plays on another device: this slot keeps its memory and eventfd (it owns
+    /// them) until the stream closes or comes back; no audio thread looks at it.
+    case lent = 8
 }
 
 /// One client stream's seat at a device.
@@ -158,6 +163,51 @@ public final class StreamSlot: @unchecked Sendable {
         return released
     }
 
+    /// Takes the slot away from its audio thread for a move, as `detach` does, but keeps the
+    /// memory and eventfd: the slot is `lent` afterwards. Returns the state the stream was in
+    /// (exchanged atomically, so a start or a drain the audio thread completes meanwhile is not
+    /// lost: its compare-and-exchange fails and the adopting slot carries the state on).
+    func lend(isInsidePeriod: () -> Bool) -> SlotState {
+        let previous = stateValue.exchange(.closing, ordering: .sequentiallyConsistent)
+        while stateValue.load(ordering: .sequentiallyConsistent) == .closing && isInsidePeriod() {
+            usleep(200)
+        }
+        stateValue.store(.lent, ordering: .sequentiallyConsistent)
+        return previous == .closing || previous == .detached ? .paused : previous
+    }
+
+    /// Gives a slot lent for a move that found no place back to its audio thread, as it was.
+    func unlend(state: SlotState) {
+        precondition(self.state == .lent, "only a lent slot can be given back")
+        stateValue.store(state, ordering: .sequentiallyConsistent)
+    }
+
+    /// Seats here the stream `source` played (its slot now lent or stopped, so no audio thread
+    /// touches it): the same memory and eventfd, the audio thread's own position, clock
+    /// sequence, drain target and counters carried on, so the stream continues at the frame
+    /// the other device stopped at and its clock never goes back. This slot owns nothing it
+    /// did not own before: the memory stays the lender's.
+    func adopt(from source: StreamSlot, state newState: SlotState) {
+        precondition(state == .free || state == .lent, "adopting into a slot in use")
+        memory = source.memory
+        wakeDescriptor = source.wakeDescriptor
+        startThreshold = source.startThreshold
+        periodPosition = source.periodPosition
+        periodClockSequence = source.periodClockSequence
+        periodFilled = 0
+        periodDrainTarget = source.periodDrainTarget
+        periodDrainTail = source.periodDrainTail
+        periodPublishedState = source.periodPublishedState
+        framesMoved.store(source.framesMoved.load(ordering: .relaxed), ordering: .relaxed)
+        lastPeriodTime.store(source.lastPeriodTime.load(ordering: .relaxed), ordering: .relaxed)
+        underrunCount.store(source.underrunCount.load(ordering: .relaxed), ordering: .relaxed)
+        overrunCount.store(source.overrunCount.load(ordering: .relaxed), ordering: .relaxed)
+        violationFlag.store(source.violationFlag.load(ordering: .relaxed), ordering: .relaxed)
+        volume = source.volume
+        latencyFrames.store(source.latencyFrames.load(ordering: .relaxed), ordering: .relaxed)
+        stateValue.store(newState, ordering: .sequentiallyConsistent)
+    }
+
     // MARK: audio thread side
 
     /// The memory and state, if the audio thread may touch the memory now; acknowledges a close.
@@ -173,7 +223,7 @@ public final class StreamSlot: @unchecked Sendable {
         case .closing:
             _ = stateValue.compareExchange(expected: .closing, desired: .detached, ordering: .sequentiallyConsistent)
             return nil
-        case .free, .detached:
+        case .free, .detached, .lent:
             return nil
         }
     }
@@ -240,7 +290,7 @@ extension SlotState {
         case .paused: .paused
         case .draining: .draining
         case .drained: .drained
-        case .free, .closing, .detached: .stopped
+        case .free, .closing, .detached, .lent: .stopped
         }
     }
 }

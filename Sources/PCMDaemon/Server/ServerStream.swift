@@ -14,10 +14,16 @@ final class ServerStream {
     /// The client's format: only for listings; the client converts to the device's itself.
     let format: PCMProtocol.StreamFormat
     let name: String
-    /// The device it plays to or records from.
-    let device: AudioDeviceID
-    let slot: StreamSlot
-    private let table: SlotTable
+    /// The device it plays to or records from now.
+    private(set) var device: AudioDeviceID
+    /// The slot the stream plays in now: its home slot, or after `pcmctl move` a slot of the
+    /// other device's table that adopted it.
+    private(set) var slot: StreamSlot
+    private var table: SlotTable
+    /// The slot that owns the stream's memory and eventfd, in the table of the device it opened
+    /// on; `lent` while the stream plays elsewhere.
+    private let homeSlot: StreamSlot
+    private let homeTable: SlotTable
     /// The ring's size and the start threshold, in device frames.
     let ringFrames: Int
     let startThreshold: Int
@@ -39,6 +45,8 @@ final class ServerStream {
         name = request.name
         self.slot = slot
         self.table = table
+        homeSlot = slot
+        homeTable = table
         self.ringFrames = ringFrames
         self.startThreshold = startThreshold
         self.deviceBufferFrames = deviceBufferFrames
@@ -51,7 +59,31 @@ final class ServerStream {
     func release() -> SlotError? {
         guard !released else { return nil }
         released = true
-        return table.release(slot)
+        if slot !== homeSlot { table.giveBack(slot) }
+        return homeTable.release(homeSlot)
+    }
+
+    /// Moves the stream to `target`, the slot table of device `newDevice`, without the client
+    /// noticing: the same memory, ring position, clock and state, so the other device continues
+    /// at the frame this one stopped at, with nothing repeated or skipped. The old device's audio
+    /// thread lets go first (at most a period). Throws `noFreeSlot` when the target is full; the
+    /// stream then keeps playing where it was.
+    func move(to target: SlotTable, device newDevice: AudioDeviceID) throws(SlotError) {
+        guard target !== table else { return }
+        let source = slot
+        let sourceTable = table
+        let state = sourceTable.lend(source)
+        let seated: StreamSlot
+        do throws(SlotError) {
+            seated = try target.adopt(from: source, state: state, into: target === homeTable ? homeSlot : nil)
+        } catch {
+            sourceTable.unlend(source, state: state)
+            throw error
+        }
+        if source !== homeSlot { sourceTable.giveBack(source) }
+        slot = seated
+        table = target
+        device = newDevice
     }
 
     /// The state as listings show it.

@@ -129,6 +129,32 @@ extension SocketServer {
             reply(.ok, .connection)
             let announcement = Envelope(.masterVolumeChanged(MasterVolume(device: device.id, volume: master.volume)))
             for other in sessions.values where other.phase == .ready && other !== session { other.enqueue(announcement) }
+        case .moveStream(let target):
+            guard let (owner, stream) = findStream(header.stream) else {
+                refuse(.noSuchStream, "no stream \(header.stream.rawValue)")
+                return
+            }
+            guard let device = engine.device(target) else {
+                refuse(.noSuchDevice, "no device \(target.rawValue): \(servedDevicesText)")
+                return
+            }
+            guard let table = stream.mode == .playback ? device.playback?.slots : device.capture?.slots else {
+                refuse(.unsupportedFormat, "device \(device.id.rawValue) (\(DisplayText.escaped(device.name))) does not "
+                    + (stream.mode == .playback ? "play" : "record"))
+                return
+            }
+            let from = stream.device
+            do throws(SlotError) {
+                try stream.move(to: table, device: device.id)
+            } catch {
+                refuse(.tooManyStreams, "device \(device.id.rawValue) has no free stream slot: \(error)")
+                return
+            }
+            reply(.ok, header.stream)
+            logger.notice("stream moved", metadata: [
+                "stream.id": "\(stream.id.rawValue)", "stream.name": "\(stream.name)", "client.name": "\(owner.clientName)",
+                "pcm.from": "\(from.rawValue)", "pcm.to": "\(device.id.rawValue)", "moved.by": "\(session.clientName)",
+            ])
         case .setDefaultDevice(let id):
             guard id != .defaultDevice, let device = engine.device(id) else {
                 refuse(.noSuchDevice, "no device \(id.rawValue): \(servedDevicesText)")

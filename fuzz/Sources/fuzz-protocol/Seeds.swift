@@ -52,6 +52,7 @@ let sampleEnvelopes: [Envelope] = [
     Envelope(.setPreallocation(SetPreallocation(substream: SubstreamID(card: 0, device: 0, direction: .capture, subdevice: 0),
                                                 kibibytes: 128)), tag: 17),
     Envelope(.setDefaultDevice(AudioDeviceID(2)), tag: 18),
+    Envelope(.moveStream(AudioDeviceID(2)), stream: StreamID(7), tag: 19),
 ]
 
 func protocolSeeds() -> [(name: String, bytes: [UInt8])] {

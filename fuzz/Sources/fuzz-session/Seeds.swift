@@ -90,7 +90,9 @@ func sessionSeeds() -> [(name: String, bytes: [UInt8])] {
     var defaults = RecordWriter()
     defaults.record(Record.session(0), bytes(
         hello, Envelope(.setDefaultDevice(AudioDeviceID(1)), tag: 2), Envelope(.setDefaultDevice(.defaultDevice), tag: 3),
-        Envelope(.setDefaultDevice(AudioDeviceID(7)), tag: 4), Envelope(.listDevices, tag: 5), Envelope(.openStream(playback), tag: 6)))
+        Envelope(.setDefaultDevice(AudioDeviceID(7)), tag: 4), Envelope(.listDevices, tag: 5), Envelope(.openStream(playback), tag: 6),
+        Envelope(.moveStream(AudioDeviceID(1)), stream: StreamID(1), tag: 7), Envelope(.moveStream(AudioDeviceID(9)), stream: StreamID(1), tag: 8),
+        Envelope(.moveStream(AudioDeviceID(1)), stream: StreamID(99), tag: 9)))
     seeds.append(("default-device", defaults.bytes))
 
     var wrong = RecordWriter()
