@@ -113,3 +113,46 @@ def test_every_card_served_and_default_followed(t):
     result = daemon.stop(check=True)
     lost = [line for line in result.stderr.splitlines() if "device not served" in line]
     t.log(f"devices served: {names}; left out: {lost}")
+
+
+@hwlib.timeout(300)
+def test_move_from_loopback_to_hda_nothing_skipped_or_repeated(t):
+    # The stream starts on snd-aloop, whose other end shows exactly which frames it played, and is moved to
+    # the HDA card mid-stream with `pcmctl move`: the loopback must hold the counter up to some frame k and
+    # nothing of it after, and qemu's HDA output the counter from frame k to the end, bit for bit. (A move
+    # from snd-dummy could not show the frame it stopped at: its output is thrown away.)
+    hda = hwlib.hda_card()
+    loop = hwlib.load_driver("snd-aloop")
+    socket = t.tmp / "socket"
+    hda_name, loop_name = f"{hda.id},0", f"{loop.id},0"
+    signal = hwlib.counter(hwlib.frames_for(4, RATE))
+    path = hwlib.write_wav(t.tmp / "counter.wav", hwlib.pad(signal, after_seconds=0.3))
+    captured_path = t.dir / "loopback-capture.wav"
+    daemon = _pcmd(t, socket, "--device", loop_name, "--device", hda_name)
+    recorder = hwlib.start(["arecord", "-q", "-D", loop.hw(1, 0), "-f", "S16_LE", "-r", str(RATE), "-c", "2",
+                            "-d", "10", str(captured_path)])
+    hwlib.wait_for_state(loop, 1, "c", 0, "RUNNING")
+    player = hwlib.start(_pcmplay(t, socket, path, "moving", loop_name))
+    rows = _wait_for_streams(t, socket, lambda rows: any(r["NAME"] == "moving" and r["STATE"] == "running" for r in rows),
+                             "the player running")
+    stream_id = next(r["ID"] for r in rows if r["NAME"] == "moving")
+    time.sleep(1.5)
+    hwlib.run(_pcmctl(t, socket, "move", stream_id, hda_name), timeout=60)
+    result = player.wait(timeout=120)
+    hwlib.check(not result.stderr.strip(), f"the player complained: {result.stderr.strip()}")
+    recorder.wait(timeout=120)
+    stopped = daemon.stop(check=True)
+    hwlib.check("stream moved" in stopped.stderr, "pcmd did not log the move")
+
+    # Where the loopback's part ends: the counter from its first frame, then never again.
+    captured = hwlib.read_wav(captured_path)
+    start = hwlib.find_bit_exact(hwlib.Audio(signal.frames[:RATE // 10], RATE), captured).offset
+    frames = captured.frames[start:start + signal.frame_count]
+    same = (frames == signal.frames[:len(frames)]).all(axis=1)
+    k = int(np.argmin(same)) if not same.all() else len(frames)
+    hwlib.check(RATE // 2 < k < signal.frame_count - RATE // 2, f"the loopback played {k} frames before the move")
+    after = captured.frames[start + k:]
+    hwlib.check(not after.any(), "the loopback played something after the move that was not the counter's next frame")
+    t.log(f"moved after frame {k} of {signal.frame_count}")
+    rest = hwlib.Audio(signal.frames[k:], RATE)
+    t.expect_hda(rest, label=f"the moved stream's counter from frame {k} on, on the HDA card")
