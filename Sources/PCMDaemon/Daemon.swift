@@ -98,7 +98,7 @@ public struct Daemon: Sendable {
                                                      maxClients: config.maxClients, maxClientsPerUser: config.maxClientsPerUser,
                                                      maxStreamsPerClient: config.maxStreamsPerClient,
                                                      allowedUsers: config.allowedUsers, allowedGroups: config.allowedGroups,
-                                                     logger: logger) {
+                                                     rescueStreams: config.rescueStreams, logger: logger) {
             configured.append(.init(service: ClientService(server: server)))
         }
         // After the client service, so it is told first at shutdown: STOPPING=1 goes out as soon

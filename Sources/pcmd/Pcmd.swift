@@ -39,6 +39,11 @@ struct Pcmd: AsyncParsableCommand {
         discussion: "Default: $STATE_DIRECTORY (systemd's StateDirectory=), else $XDG_STATE_HOME/pcmd or ~/.local/state/pcmd."))
     var stateDirectory: String?
 
+    @Option(name: .customLong("rescue-streams"), help: ArgumentHelp(
+        "What happens to the streams of a device that goes away: yes moves them to the default device, no closes them.",
+        discussion: "Default: yes."))
+    var rescueStreams: String?
+
     @Option(name: .customLong("exclude-device"), help: ArgumentHelp(
         "A device to leave out when serving every card: a stable name (HDMI,3), a card id (the whole card) or an ALSA name; repeatable."))
     var excludeDevice: [String] = []
@@ -181,6 +186,7 @@ struct Pcmd: AsyncParsableCommand {
             ("max-clients", maxClients.map(String.init)),
             ("max-clients-per-user", maxClientsPerUser.map(String.init)), ("rt-priority", rtPriority.map(String.init)),
             ("allow-users", allowUsers), ("allow-groups", allowGroups), ("state-directory", stateDirectory),
+            ("rescue-streams", rescueStreams),
         ]
         for case let (key, value?) in given { fromCommandLine.set(key, value) }
         return fromFile.overridden(by: fromCommandLine)

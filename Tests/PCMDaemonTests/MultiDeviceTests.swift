@@ -215,6 +215,26 @@ struct MultiDeviceTests {
         #expect(Array(second[resume..<(resume + rest.count)]) == rest, "device 2 did not continue at the frame device 1 stopped at")
     }
 
+    @Test("a device that is gone: listed as failed, and a stream asked of it opens on the other one (rescue-streams)")
+    func goneDeviceRescued() async throws {
+        let dir = try temporaryDirectory()
+        // A card that is not plugged in: served (pcmd waits for it), but gone.
+        let daemon = try await ServedDaemon.start(["--device", "hw:Ghost,0", "--device", "playout", "--period", "256"],
+                                                  directory: dir)
+        let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "rescued")
+        let devices = try await connection.devices()
+        #expect(devices.map(\.name) == ["hw:Ghost,0", "playout"])
+        #expect(devices.map(\.state) == [.failed, .running], "\(devices)")
+        let frames = testFrames(count: 24_000, seed: 35)
+        let stream = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 500_000, device: AudioDeviceID(1))
+        #expect(stream.granted.device == AudioDeviceID(2), "the stream opened on the device that is gone")
+        try await play(frames, on: stream)
+        connection.close()
+        let result = try daemon.stop()
+        #expect(result.status == 0, "\(result.log)")
+        expectBitExact(try daemon.playedSamples(), frames, "the rescued stream")
+    }
+
     @Test("a device that cannot be opened is left out, said in the log, and the other one plays")
     func brokenDeviceLeftOut() async throws {
         let dir = try temporaryDirectory()

@@ -42,7 +42,7 @@ public struct ConfigurationSettings: Sendable, Equatable {
     public static let keys: [String] = [
         "device", "exclude-device", "capture-device", "mode", "format", "rate", "channels", "period", "periods", "buffer",
         "prealloc", "source", "sink", "socket", "max-streams", "max-streams-per-client", "max-clients", "max-clients-per-user",
-        "allow-users", "allow-groups", "rt-priority", "state-directory",
+        "allow-users", "allow-groups", "rt-priority", "state-directory", "rescue-streams",
     ]
 
     /// Keys that may be given more than once (repeated lines, repeated options): their values
@@ -124,6 +124,13 @@ public struct ConfigurationSettings: Sendable, Equatable {
         config.excludedDevices = list("exclude-device")
         if let v = values["capture-device"] { config.captureDevice = v }
         if let v = values["state-directory"] { config.stateDirectory = v }
+        if let v = values["rescue-streams"] {
+            switch v {
+            case "yes", "true", "1": config.rescueStreams = true
+            case "no", "false", "0": config.rescueStreams = false
+            default: throw .invalidValue(key: "rescue-streams", value: v, expected: "yes or no")
+            }
+        }
         if let v = values["mode"] {
             guard let mode = StreamMode(rawValue: v) else {
                 throw .invalidValue(key: "mode", value: v, expected: "playback, capture or duplex")

@@ -105,6 +105,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var excludedDevices: [String] = []
     /// ALSA device for capture when it differs from the one device served.
     public var captureDevice: String?
+    /// Whether the streams of a device that goes away move to the default device (PulseAudio's
+    /// rescue-streams) rather than being closed with an error.
+    public var rescueStreams = true
     /// Where the daemon keeps state across restarts (the default device's name); nil means
     /// systemd's `$STATE_DIRECTORY`, else the user's `$XDG_STATE_HOME/pcmd` (`DefaultDeviceStore`).
     public var stateDirectory: String?

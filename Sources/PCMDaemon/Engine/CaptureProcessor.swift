@@ -27,6 +27,8 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
         slots.negotiatedBufferFrames.store(hardware.bufferFrames.value, ordering: .relaxed)
     }
 
+    public func deviceAvailabilityChanged() { slots.progress.signal() }
+
     public func wakeInterval(period: FrameCount, buffer: FrameCount, rate: Int) -> FrameCount {
         slots.wakeInterval(period: period, buffer: buffer, rate: rate)
     }

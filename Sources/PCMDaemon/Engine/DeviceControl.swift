@@ -36,6 +36,7 @@ public final class DeviceControl: Sendable {
     private let xrunCounter = Atomic<Int>(0)
     private let runningFlag = Atomic<Bool>(false)
     private let finishedFlag = Atomic<Bool>(false)
+    private let lostFlag = Atomic<Bool>(false)
 
     public init(stream: DeviceStreamKind, deviceName: String, eventCapacity: Int = 256) throws(DaemonError) {
         self.stream = stream
@@ -69,6 +70,9 @@ public final class DeviceControl: Sendable {
     public var isRunning: Bool { runningFlag.load(ordering: .relaxed) }
     /// Whether the thread has left its loop.
     public var isFinished: Bool { finishedFlag.load(ordering: .acquiring) }
+    /// Whether the device went away (unplugged, removed, or missing at start) and has not come
+    /// back: its streams are moved elsewhere. A reopen on SIGHUP is not a loss.
+    public var isLost: Bool { lostFlag.load(ordering: .acquiring) }
 
     // MARK: audio thread side (non-blocking, non-allocating)
 
@@ -90,6 +94,9 @@ public final class DeviceControl: Sendable {
     @inline(__always) func setRunning(_ running: Bool) { runningFlag.store(running, ordering: .relaxed) }
 
     func markFinished() { finishedFlag.store(true, ordering: .releasing) }
+
+    /// Records that the device went away or came back; returns whether that changed anything.
+    @inline(__always) func setLost(_ lost: Bool) -> Bool { lostFlag.exchange(lost, ordering: .acquiringAndReleasing) != lost }
 
     /// Queues an event; when the queue is full the event is dropped and counted by the queue.
     @inline(__always) func report(_ kind: AudioEvent.Kind, value: Int64 = 0, position: Int64 = 0) {

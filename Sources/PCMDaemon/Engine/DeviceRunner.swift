@@ -50,7 +50,9 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
         }
         while true {
             guard var device = current.take() else {
-                // The device is gone: wait (wakeable, so stop stays prompt), then try again.
+                // The device is gone (or was missing at start): say so once, wait (wakeable,
+                // so stop stays prompt), then try again.
+                noteAvailability(lost: true)
                 switch waitForRequest(milliseconds: backoff) {
                 case .stop, .drainAndStop: return
                 case .reopen: control.acknowledgeReopen()  // already reopening
@@ -60,6 +62,7 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                 do {
                     current = try opener.open()
                     control.report(.deviceReturned, value: Int64(attempts))
+                    noteAvailability(lost: false)
                     backoff = Self.initialBackoffMilliseconds
                     attempts = 0
                 } catch {
@@ -91,14 +94,22 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                     current = try opener.open()
                 } catch {
                     control.report(.deviceLost, value: Int64(error.code))
+                    noteAvailability(lost: true)
                 }
             case .lost(let code):
                 control.report(.deviceLost, value: Int64(code))
+                noteAvailability(lost: true)
                 _ = consume device
                 attempts = 0
                 backoff = Self.initialBackoffMilliseconds
             }
         }
+    }
+
+    /// Records that the device went away or came back and, when that is news, has the socket
+    /// server look (it moves a lost device's streams). Outside the period loop.
+    private func noteAvailability(lost: Bool) {
+        if control.setLost(lost) { processor.deviceAvailabilityChanged() }
     }
 
     /// Sleeps up to `milliseconds` on the wakeup fd, or less when a request arrives; returns

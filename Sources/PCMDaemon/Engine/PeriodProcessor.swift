@@ -26,6 +26,10 @@ public protocol PeriodProcessor: AnyObject, Sendable {
     /// The device is being closed (lost, reopened or stopping).
     func deviceClosed()
 
+    /// The device went away or came back (`DeviceControl.isLost` changed): the socket server
+    /// must look, to move the device's streams elsewhere. Rare; may make one system call.
+    func deviceAvailabilityChanged()
+
     /// How many frames the device may move between two wakeups of the audio thread: a whole
     /// number of periods, at least one, leaving at least one period of the buffer as margin.
     /// Read at the top of every loop iteration, so it must be cheap (atomics only).

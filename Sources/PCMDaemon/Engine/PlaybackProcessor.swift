@@ -57,6 +57,8 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
 
     deinit { wrapScratch?.deallocate() }
 
+    public func deviceAvailabilityChanged() { slots.progress.signal() }
+
     public func wakeInterval(period: FrameCount, buffer: FrameCount, rate: Int) -> FrameCount {
         slots.wakeInterval(period: period, buffer: buffer, rate: rate)
     }

@@ -42,6 +42,7 @@ public final class ClientService: Service, Sendable {
     ///   - maxStreamsPerClient: The stream limit per connection.
     ///   - allowedUsers: Users allowed besides the defaults (`allow-users`).
     ///   - allowedGroups: Groups allowed besides the defaults (`allow-groups`).
+    ///   - rescueStreams: Whether a lost device's streams move to the default one (`rescue-streams`).
     /// - Returns: nil (after a warning) when no path was configured and the default one cannot
     ///   be used (no XDG_RUNTIME_DIR, or another daemon already serves it): the daemon still
     ///   drives its device, it just serves no clients.
@@ -49,7 +50,7 @@ public final class ClientService: Service, Sendable {
         configuredPath: String?, inheritedFD: Int32? = nil, engine: ServerEngine, maxStreams: Int,
         maxClients: Int = ServerConfiguration.defaultMaxClients, maxClientsPerUser: Int? = nil,
         maxStreamsPerClient: Int = ServerConfiguration.defaultMaxStreamsPerClient,
-        allowedUsers: [UInt32] = [], allowedGroups: [UInt32] = [], logger: Logger
+        allowedUsers: [UInt32] = [], allowedGroups: [UInt32] = [], rescueStreams: Bool = true, logger: Logger
     ) throws(ServerError) -> SocketServer? {
         let system = getuid() == 0 || configuredPath == SocketLocation.systemPath
         let audioGroup = AccessPolicy.groupID(named: "audio")
@@ -61,6 +62,7 @@ public final class ClientService: Service, Sendable {
         configuration.maxClients = maxClients
         configuration.maxClientsPerUser = maxClientsPerUser
         configuration.maxStreamsPerClient = maxStreamsPerClient
+        configuration.rescueStreams = rescueStreams
         if let inheritedFD {
             let listener = try ClientListener.adopt(fd: inheritedFD, path: configuredPath)
             return try SocketServer(listener: listener, engine: engine, configuration: configuration, logger: logger)

@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     /// has 100 ms queued when it does. 100 ms (pw-cat's choice) still underran a few times a minute in the emulated
     /// VM tier, where a player was seen to stall for up to 200 ms. A client that needs less asks.
     public var defaultLatencyMicroseconds: UInt32 = 200_000
+    /// Whether the streams of a device that goes away move to the default device (true) or are
+    /// closed with `deviceUnavailable` (false, `rescue-streams = no`).
+    public var rescueStreams = true
     /// How long a client may leave its queued messages unread before it is disconnected.
     public var stallTimeoutSeconds: Double = 5
     /// The daemon's name in `welcome`.

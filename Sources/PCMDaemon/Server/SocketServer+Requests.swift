@@ -239,7 +239,12 @@ extension SocketServer {
     /// Claims a slot with fresh shared memory for a new stream and describes it for the reply.
     func openStream(_ request: OpenStream, for session: ClientSession) throws(StreamOpenFailure) -> (ServerStream, StreamOpened) {
         // §4: 0 is the default device; any other number must name a device the daemon has.
-        guard let device = engine.device(request.device) else { throw .noSuchDevice(request.device) }
+        guard var device = engine.device(request.device) else { throw .noSuchDevice(request.device) }
+        // A device that is gone gets no new streams while another can take them (rescue-streams).
+        if configuration.rescueStreams, device.controls.contains(where: \.isLost),
+           let (rescuer, _) = rescueTarget(for: request.direction, avoiding: lostDevices) {
+            device = rescuer
+        }
         guard totalStreams < configuration.maxStreams else { throw .tooManyStreams(limit: configuration.maxStreams) }
         guard session.streams.count < configuration.maxStreamsPerClient else {
             throw .tooManyClientStreams(limit: configuration.maxStreamsPerClient)

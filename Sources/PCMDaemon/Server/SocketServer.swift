@@ -115,7 +115,10 @@ public final class SocketServer: @unchecked Sendable {
                 }
             }
             if current >= nextStepCheck { expireStepDeadlines(now: current) }
-            if eventsDue { serviceStreamEvents(now: current) }
+            if eventsDue {
+                serviceStreamEvents(now: current)
+                rescueStreams(now: current)
+            }
             flushAll(now: MonotonicClock.nanoseconds())
         }
         shutDown()
