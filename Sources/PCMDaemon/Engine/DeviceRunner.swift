@@ -1,7 +1,8 @@
 // One device stream's audio thread: the mmap period loop of pcm-memory.md §3 and everything
 // that keeps it alive. Xruns are recovered (prepare, prefill, start) and counted; a suspend is
-// resumed or re-prepared; a device that goes away is closed and reopened with backoff while
-// the rest of the daemon carries on. Inside the loop nothing allocates, locks, logs or awaits:
+// resumed or re-prepared; a device that goes away is closed and reopened when ALSA's device
+// nodes change (with a backoff timer where they cannot be watched) while the rest of the daemon
+// carries on. Inside the loop nothing allocates, locks, logs or awaits:
 // what happened leaves through `DeviceControl`'s counters and event queue.
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,11 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
     /// Reopen attempts wait this long at first, doubling up to `maximumBackoffMilliseconds`.
     static var initialBackoffMilliseconds: Int32 { 100 }
     static var maximumBackoffMilliseconds: Int32 { 2000 }
+    /// While /dev/snd is watched, a missing device is also retried this often, in case a change
+    /// was missed (an overflowed inotify queue); the changes themselves trigger the retries.
+    static var watchedRetryMilliseconds: Int32 { 60_000 }
+    /// How long to let udev finish with a new node (its group and mode) before opening it.
+    static var nodeSettleMilliseconds: Int32 { 100 }
 
     public init(opener: DeviceOpener, control: DeviceControl, processor: Processor) {
         self.opener = opener
@@ -43,6 +49,10 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
         var current = first
         var backoff = Self.initialBackoffMilliseconds
         var attempts = 0
+        // Made when the device is first found missing: its nodes' changes trigger the retries,
+        // unless it was busy (held by another program), which no node change announces.
+        var nodeWatch: DeviceNodeWatch?
+        var busy = false
         defer {
             control.setRunning(false)
             control.report(.stopped)
@@ -53,7 +63,12 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                 // The device is gone (or was missing at start): say so once, wait (wakeable,
                 // so stop stays prompt), then try again.
                 noteAvailability(lost: true)
-                switch waitForRequest(milliseconds: backoff) {
+                let watch = nodeWatch ?? DeviceNodeWatch()
+                nodeWatch = watch
+                // With /dev/snd watched, a retry follows a change of its nodes (the timer is a
+                // safety net); without, the backoff timer alone decides.
+                let timeout = watch.isWatching && !busy ? Self.watchedRetryMilliseconds : backoff
+                switch waitForRequest(milliseconds: timeout, orNodeChange: watch) {
                 case .stop, .drainAndStop: return
                 case .reopen: control.acknowledgeReopen()  // already reopening
                 case .run: break
@@ -68,6 +83,7 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                 } catch {
                     control.report(.reopenFailed, value: Int64(error.code), position: Int64(attempts))
                     backoff = min(backoff * 2, Self.maximumBackoffMilliseconds)
+                    busy = error.code == -EBUSY || error.code == -EAGAIN
                 }
                 continue
             }
@@ -117,6 +133,21 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
     private func waitForRequest(milliseconds: Int32) -> DeviceRequest {
         var wake = pollfd(fd: control.wakeup.fd, events: Int16(POLLIN), revents: 0)
         _ = poll(&wake, 1, milliseconds)  // EINTR just shortens the wait
+        control.wakeup.drain()
+        return control.pendingRequest()
+    }
+
+    /// As `waitForRequest`, and also wakes when ALSA's device nodes change; then it waits a
+    /// moment more, for udev to give a new node its group before the open is tried.
+    private func waitForRequest(milliseconds: Int32, orNodeChange watch: DeviceNodeWatch) -> DeviceRequest {
+        guard watch.isWatching else { return waitForRequest(milliseconds: milliseconds) }
+        var descriptors = [pollfd(fd: control.wakeup.fd, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: watch.descriptor, events: Int16(POLLIN), revents: 0)]
+        _ = poll(&descriptors, 2, milliseconds)  // EINTR just shortens the wait
+        if descriptors[1].revents != 0 {
+            watch.drain()
+            return waitForRequest(milliseconds: Self.nodeSettleMilliseconds)
+        }
         control.wakeup.drain()
         return control.pendingRequest()
     }
