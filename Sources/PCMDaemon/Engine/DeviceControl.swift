@@ -37,6 +37,9 @@ public final class DeviceControl: Sendable {
     private let runningFlag = Atomic<Bool>(false)
     private let finishedFlag = Atomic<Bool>(false)
     private let lostFlag = Atomic<Bool>(false)
+    private let wakeCounter = Atomic<UInt64>(0)
+    private let busyCounter = Atomic<UInt64>(0)
+    private let peakBits = Atomic<UInt32>(0)
 
     public init(stream: DeviceStreamKind, deviceName: String, eventCapacity: Int = 256) throws(DaemonError) {
         self.stream = stream
@@ -70,6 +73,13 @@ public final class DeviceControl: Sendable {
     public var isRunning: Bool { runningFlag.load(ordering: .relaxed) }
     /// Whether the thread has left its loop.
     public var isFinished: Bool { finishedFlag.load(ordering: .acquiring) }
+    /// Times the audio thread woke (from poll or its pacing wait) since it started.
+    public var wakeups: UInt64 { wakeCounter.load(ordering: .relaxed) }
+    /// Nanoseconds the audio thread spent awake (working between two sleeps) since it started.
+    public var busyNanoseconds: UInt64 { busyCounter.load(ordering: .relaxed) }
+    /// The peak level (0...1 of full scale) of what the device played or recorded at its last wake.
+    public var peak: Float { Float(bitPattern: peakBits.load(ordering: .relaxed)) }
+
     /// Whether the device went away (unplugged, removed, or missing at start) and has not come
     /// back: its streams are moved elsewhere. A reopen on SIGHUP is not a loss.
     public var isLost: Bool { lostFlag.load(ordering: .acquiring) }
@@ -90,6 +100,14 @@ public final class DeviceControl: Sendable {
     }
 
     @inline(__always) func countXrun() -> Int { xrunCounter.add(1, ordering: .relaxed).newValue }
+
+    /// One wake of the audio thread, after `busy` nanoseconds of work since the previous sleep.
+    @inline(__always) func countWake(afterBusy busy: UInt64) {
+        wakeCounter.add(1, ordering: .relaxed)
+        busyCounter.add(busy, ordering: .relaxed)
+    }
+
+    @inline(__always) func setPeak(_ peak: Float) { peakBits.store(peak.bitPattern, ordering: .relaxed) }
 
     @inline(__always) func setRunning(_ running: Bool) { runningFlag.store(running, ordering: .relaxed) }
 

@@ -174,6 +174,8 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
         let pollTimeout = Int32(max(20, min(2 * bufferMilliseconds, 2000)))
 
         var started = false
+        // When the thread last woke: what it spends awake until its next sleep is its busy time.
+        var awakeSince = MonotonicClock.nanoseconds()
         if !isPlayback {
             if let end = start(&device, started: &started) { return end }
             pacing?.restart()
@@ -211,7 +213,8 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                     pacing?.restart(queued: FrameCount(device.hardware.bufferFrames.value - avail.value))
                     continue
                 }
-                if poll(descriptors.baseAddress, nfds_t(filled + 1), pollTimeout) > 0 {
+                let ready = sleeping(since: &awakeSince) { poll(descriptors.baseAddress, nfds_t(filled + 1), pollTimeout) }
+                if ready > 0 {
                     // The revents call is mandatory: it turns raw events into PCM readiness.
                     _ = try? device.pcm.pollEvents(UnsafeMutableBufferPointer(rebasing: descriptors[..<filled]), count: filled)
                     if descriptors[filled].revents != 0 { control.wakeup.drain() }
@@ -228,7 +231,7 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                 // Not due yet: sleep (wakeable by requests, which the loop's top handles).
                 let wait = pacing.millisecondsUntilDue(next: todo)
                 if wait > 0 {
-                    _ = waitForRequest(milliseconds: wait)
+                    _ = sleeping(since: &awakeSince) { waitForRequest(milliseconds: wait) }
                     continue
                 }
             }
@@ -258,6 +261,17 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                 }
             }
         }
+    }
+
+    /// Runs one sleep of the period loop, counting the wake after it and the time awake before it
+    /// (for `pcmctl top`): two clock reads, no system call.
+    @inline(__always)
+    private func sleeping<Result>(since awake: inout UInt64, _ sleep: () -> Result) -> Result {
+        let asleep = MonotonicClock.nanoseconds()
+        let result = sleep()
+        control.countWake(afterBusy: asleep &- awake)
+        awake = MonotonicClock.nanoseconds()
+        return result
     }
 
     /// Moves avail_min to the interval the clients allow now (`WakeInterval`): one ioctl when

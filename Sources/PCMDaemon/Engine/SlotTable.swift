@@ -63,6 +63,9 @@ public final class SlotTable: Sendable {
     /// kept by the owners at claim and release so the audio thread reads one atomic to pick its
     /// wake interval.
     let smallestLatencyFrames = Atomic<Int>(0)
+    /// Until when (CLOCK_MONOTONIC ns) the audio thread measures peak levels: only while someone
+    /// looks at them (`pcmctl top` lists every second), so that nobody pays for them otherwise.
+    let meteringUntil = Atomic<UInt64>(0)
     /// How many streams' memory the kernel refused to lock (`mlock`), for the log.
     let lockRefusals = Atomic<Int>(0)
 
@@ -233,6 +236,11 @@ public final class SlotTable: Sendable {
         let smallest = smallestLatencyFrames.load(ordering: .relaxed)
         return FrameCount(WakeInterval.frames(period: period.value, buffer: buffer.value, rate: rate,
                                               smallestClientLatency: smallest > 0 ? smallest : nil))
+    }
+
+    /// Has the audio thread measure peak levels for the next `nanoseconds`.
+    func keepMetering(for nanoseconds: UInt64, now: UInt64) {
+        meteringUntil.store(now &+ nanoseconds, ordering: .relaxed)
     }
 
     /// Slots in use.

@@ -85,6 +85,9 @@ public final class StreamSlot: @unchecked Sendable {
     /// it is free. The device's wake interval is chosen from it, not from the ring, which is
     /// never under the device buffer plus a period, whatever the client asked.
     let latencyFrames = Atomic<Int>(0)
+    /// The peak level (0...1) of the frames the audio thread last took from (or gave to) the
+    /// stream, while someone watches (`SlotTable.meteringUntil`).
+    let peakBits = Atomic<UInt32>(0)
 
     init(index: Int, direction: StreamDirection, substream: SubstreamID) {
         self.index = index
@@ -119,6 +122,8 @@ public final class StreamSlot: @unchecked Sendable {
     public var overruns: Int { overrunCount.load(ordering: .relaxed) }
     /// Whether the audio thread caught the client writing an impossible position.
     public var violated: Bool { violationFlag.load(ordering: .acquiring) }
+    /// The stream's peak level at the last wake someone was watching (`pcmctl top`), 0...1.
+    public var peak: Float { Float(bitPattern: peakBits.load(ordering: .relaxed)) }
 
     /// Moves between the owner's states: prefilling, active, paused and draining.
     public func setState(_ newState: SlotState) {
@@ -143,6 +148,7 @@ public final class StreamSlot: @unchecked Sendable {
         overrunCount.store(0, ordering: .relaxed)
         violationFlag.store(false, ordering: .relaxed)
         volume = .unity
+        peakBits.store(0, ordering: .relaxed)
         self.latencyFrames.store(latencyFrames, ordering: .relaxed)
         stateValue.store(initialState, ordering: .sequentiallyConsistent)
     }
@@ -240,6 +246,8 @@ public final class StreamSlot: @unchecked Sendable {
     @inline(__always) func markViolation() {
         violationFlag.store(true, ordering: .releasing)
     }
+
+    @inline(__always) func setPeak(_ peak: Float) { peakBits.store(peak.bitPattern, ordering: .relaxed) }
 
     @inline(__always) func record(moved frames: Int, at time: UInt64) {
         framesMoved.add(Int64(frames), ordering: .relaxed)
