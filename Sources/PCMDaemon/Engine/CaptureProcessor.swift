@@ -6,6 +6,7 @@
 // never held up, and nothing here allocates, locks or logs.
 import ALSA
 import PCMBufferCore
+import PCMDSP
 import Synchronization
 
 /// Fans captured frames out to the capture slots, on the audio thread.
@@ -48,6 +49,11 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
             source = UnsafeRawBufferPointer(region.interleavedBytes)
         }
         let now = MonotonicClock.nanoseconds()
+        // Peak levels only while someone watches (`SlotTable.meteringUntil`): every capture
+        // stream gets the same frames, so one measurement serves the device and its streams.
+        let metering = now < slots.meteringUntil.load(ordering: .relaxed)
+        let peak: Float = metering ? PeakMeter.peak(source, format: slots.layout.format) : 0
+        if metering { events.setPeak(peak) }
         var rare = false
         for slot in slots.slots {
             guard let (memory, state) = slot.memoryForPeriod(), !slot.violated else { continue }
@@ -69,6 +75,7 @@ public final class CaptureProcessor: PeriodProcessor, @unchecked Sendable {
                     events.report(.clientOverrun, value: Int64(slot.index), position: Int64(count))
                 }
             }
+            if metering { slot.setPeak(written > 0 ? peak : 0) }
             slot.publish(state.shared, in: memory)
             memory.publishClock(SharedStreamClock(framesPlayed: slot.periodPosition, monotonicNanoseconds: now, deviceDelay: UInt64(deviceQueued.value)),
                                 sequence: &slot.periodClockSequence)

@@ -16,7 +16,7 @@ import Synchronization
 
 /// Mixes the playback slots into the device, on the audio thread.
 public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
-    // Safety: `mixer`, `wrapScratch`, `nonInterleavedStaging`, `periodQueuedAhead` and
+    // Safety: `mixer`, `wrapScratch`, `nonInterleavedStaging`, `periodQueuedAhead`, `metering` and
     // `periodDeviceDelay` are set in `deviceOpened`/`deviceClosed`/`process` and used in
     // `process`, all called only on the device's audio thread; other threads touch only `slots`
     // (whose shared fields are atomics) and the master volume (atomics).
@@ -27,6 +27,8 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
     nonisolated(unsafe) private var periodDeviceDelay: UInt64 = 0
     /// What the device held ahead of this region when the thread woke.
     nonisolated(unsafe) private var periodQueuedAhead: UInt64 = 0
+    /// Whether peak levels are measured this period (someone is watching).
+    nonisolated(unsafe) private var metering = false
     public let slots: SlotTable
     private let master = Atomic<UInt32>(Float(1).bitPattern)
     private let masterMuted = Atomic<Bool>(false)
@@ -74,6 +76,7 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         defer { slots.insidePeriod.store(false, ordering: .sequentiallyConsistent) }
         let frames = region.frames
         let now = MonotonicClock.nanoseconds()
+        metering = now < slots.meteringUntil.load(ordering: .relaxed)
         // Once this region is written, the last frame taken from a ring is heard after
         // everything queued ahead of it and the region itself.
         periodQueuedAhead = UInt64(deviceQueued.value)
@@ -94,6 +97,7 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
             guard let (memory, state) = slot.memoryForPeriod() else { continue }
             let take = plan(slot, memory: memory, state: state, frames: UInt64(frames.value), rare: &rare)
             guard take > 0 else {
+                if metering { slot.setPeak(0) }
                 finishPeriod(slot, memory: memory, taken: 0, frames: frames, at: now, rare: &rare)
                 continue
             }
@@ -118,6 +122,7 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         } else {
             mixer!.finish(into: destination)
         }
+        if metering { events.setPeak(PeakMeter.peak(UnsafeRawBufferPointer(destination), format: slots.layout.format)) }
         if nonInterleavedStaging != nil { scatter(from: UnsafeRawBufferPointer(destination), into: region) }
         if rare { slots.progress.signal() }
     }
@@ -160,6 +165,7 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         let (first, second) = ringParts(memory, from: slot.periodPosition, frames: take)
         destination.baseAddress!.copyMemory(from: first.baseAddress!, byteCount: first.count)
         if second.count > 0 { (destination.baseAddress! + first.count).copyMemory(from: second.baseAddress!, byteCount: second.count) }
+        if metering { slot.setPeak(max(PeakMeter.peak(first, format: slots.layout.format), PeakMeter.peak(second, format: slots.layout.format))) }
         let takenBytes = Int(take) * bytesPerFrame
         if takenBytes < destination.count {
             UnsafeMutableRawBufferPointer(rebasing: destination[takenBytes...]).initializeMemory(as: UInt8.self, repeating: 0)
@@ -171,6 +177,7 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
     private func mixSlot(_ slot: StreamSlot, take: UInt64, frames: FrameCount, at now: UInt64, rare: inout Bool) {
         guard let memory = slot.attachedMemory else { return }
         let (first, second) = ringParts(memory, from: slot.periodPosition, frames: take)
+        if metering { slot.setPeak(max(PeakMeter.peak(first, format: slots.layout.format), PeakMeter.peak(second, format: slots.layout.format))) }
         if second.count == 0 {
             mixer!.add(first, frames: FrameCount(Int(take)), volume: slot.volume)
         } else if let scratch = wrapScratch {
