@@ -44,11 +44,18 @@ public struct DeviceInfo: Hashable, Sendable {
     public var masterVolume: Volume
     /// Whether this is the default device: the one device 0 opens on.
     public var isDefault: Bool
+    /// Times its audio threads woke since they started (`pcmctl top` shows the rate).
+    public var wakeups: UInt64
+    /// Nanoseconds its audio threads spent awake, working, since they started.
+    public var busyNanoseconds: UInt64
+    /// The peak level, 0...1 of full scale, of what it played or recorded lately (measured only
+    /// while someone lists devices or streams; 0 otherwise).
+    public var peak: Float
 
     public init(
         id: AudioDeviceID, name: String, description: String, directions: StreamMode,
         format: StreamFormat, buffer: BufferGeometry, state: DeviceState, xruns: UInt32,
-        masterVolume: Volume, isDefault: Bool = false
+        masterVolume: Volume, isDefault: Bool = false, wakeups: UInt64 = 0, busyNanoseconds: UInt64 = 0, peak: Float = 0
     ) {
         self.id = id
         self.name = name
@@ -60,10 +67,13 @@ public struct DeviceInfo: Hashable, Sendable {
         self.xruns = xruns
         self.masterVolume = masterVolume
         self.isDefault = isDefault
+        self.wakeups = wakeups
+        self.busyNanoseconds = busyNanoseconds
+        self.peak = peak
     }
 
     /// The fewest bytes one entry can take (both strings empty).
-    static let minimumBytes = 4 + 2 + 2 + 1 + 7 + 8 + 1 + 4 + 5 + 1
+    static let minimumBytes = 4 + 2 + 2 + 1 + 7 + 8 + 1 + 4 + 5 + 8 + 8 + 4 + 1
 
     /// Bit 0 of the flags byte: the default device. Other bits are refused, so that a later
     /// meaning cannot be mistaken for none.
@@ -85,6 +95,9 @@ extension DeviceInfo: WirePayload {
         self.state = state
         xruns = try reader.uint32()
         masterVolume = try Volume(from: &reader)
+        wakeups = try reader.uint64()
+        busyNanoseconds = try reader.uint64()
+        peak = try reader.peak()
         let flags = try reader.uint8()
         guard flags & ~Self.defaultFlag == 0 else { throw .invalidValue(reader.type, field: "flags", value: Int64(flags)) }
         isDefault = flags & Self.defaultFlag != 0
@@ -100,6 +113,9 @@ extension DeviceInfo: WirePayload {
         writer.uint8(state.rawValue)
         writer.uint32(xruns)
         try masterVolume.encode(to: &writer)
+        writer.uint64(wakeups)
+        writer.uint64(busyNanoseconds)
+        try writer.peak(peak)
         writer.uint8(isDefault ? Self.defaultFlag : 0)
     }
 }
@@ -134,11 +150,14 @@ public struct StreamInfo: Hashable, Sendable {
     public var volume: Volume
     /// What the stream is doing.
     public var state: StreamState
+    /// The peak level, 0...1 of full scale, of its frames the device took (or gave) lately
+    /// (measured only while someone lists; 0 otherwise).
+    public var peak: Float
 
     public init(
         id: StreamID, device: AudioDeviceID, clientPID: UInt32, clientUID: UInt32, clientName: String,
         name: String, direction: StreamMode, format: StreamFormat, buffer: BufferGeometry,
-        latencyMicroseconds: UInt32, position: UInt64, xruns: UInt32, volume: Volume, state: StreamState
+        latencyMicroseconds: UInt32, position: UInt64, xruns: UInt32, volume: Volume, state: StreamState, peak: Float = 0
     ) {
         self.id = id
         self.device = device
@@ -154,10 +173,11 @@ public struct StreamInfo: Hashable, Sendable {
         self.xruns = xruns
         self.volume = volume
         self.state = state
+        self.peak = peak
     }
 
     /// The fewest bytes one entry can take (both strings empty).
-    static let minimumBytes = 4 * 4 + 2 + 2 + 1 + 7 + 8 + 4 + 8 + 4 + 5 + 1
+    static let minimumBytes = 4 * 4 + 2 + 2 + 1 + 7 + 8 + 4 + 8 + 4 + 5 + 4 + 1
 }
 
 extension StreamInfo: WirePayload {
@@ -177,6 +197,7 @@ extension StreamInfo: WirePayload {
         position = try reader.uint64()
         xruns = try reader.uint32()
         volume = try Volume(from: &reader)
+        peak = try reader.peak()
         state = try reader.streamState()
     }
 
@@ -195,7 +216,25 @@ extension StreamInfo: WirePayload {
         writer.uint64(position)
         writer.uint32(xruns)
         try volume.encode(to: &writer)
+        try writer.peak(peak)
         writer.uint8(state.rawValue)
+    }
+}
+
+extension WireReader {
+    /// A peak level: a finite float32 in 0...1.
+    mutating func peak() throws(ProtocolError) -> Float {
+        let value = try float32()
+        guard value.isFinite, value >= 0, value <= 1 else { throw .invalidValue(type, field: "peak", value: Int64(value.bitPattern)) }
+        return value
+    }
+}
+
+extension WireWriter {
+    /// A peak level; anything outside 0...1 (or NaN) is the sender's bug, refused like a bad volume.
+    mutating func peak(_ value: Float) throws(ProtocolError) {
+        guard value.isFinite, value >= 0, value <= 1 else { throw .invalidValue(type, field: "peak", value: Int64(value.bitPattern)) }
+        float32(value)
     }
 }
 

@@ -21,14 +21,15 @@ struct PCMCtl: AsyncParsableCommand {
               pcmctl default Loopback,0
               pcmctl move 7 PCH,0
               pcmctl streams
+              pcmctl top
               pcmctl volume 7 50%
               pcmctl volume 7 --mute
               pcmctl master 0.8
               pcmctl memory
               pcmctl prealloc card0/pcm0p/sub0 128K
             """,
-        subcommands: [Devices.self, DefaultDevice.self, Streams.self, MoveStream.self, StreamVolume.self, MasterVolumeCommand.self,
-                      Memory.self, Prealloc.self],
+        subcommands: [Devices.self, DefaultDevice.self, Streams.self, Top.self, MoveStream.self, StreamVolume.self,
+                      MasterVolumeCommand.self, Memory.self, Prealloc.self],
         defaultSubcommand: Streams.self
     )
 }

@@ -201,4 +201,39 @@ struct ToolTests {
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/out.wav"), "pcmrec leaves no file when it cannot start")
     }
+
+    @Test("pcmctl top off a terminal: plain blocks, wakeups and busy time from the second refresh, a peak while a stream plays")
+    func topPlainLines() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(["--device", "playout", "--period", "256"], directory: dir)
+        let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "loud")
+        let stream = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 500_000, name: "tone")
+        // Half of full scale: -6.0 dB.
+        let half = [Int16](repeating: 16_384, count: 48_000 * 2 * 3)
+        let writer = Task { try await stream.write(half.withUnsafeBytes { Array($0) }) }
+        try await Task.sleep(for: .milliseconds(300))
+        let top = try ToolProcess.run("pcmctl", ["top", "--interval", "0.5", "--iterations", "4", "--socket", daemon.socket])
+        try await writer.value
+        try await stream.drain()
+        connection.close()
+        #expect(top.status == 0, "\(top.stderr)")
+        let text = String(decoding: top.stdout, as: UTF8.self)
+        #expect(!text.contains("\u{1B}"), "no terminal escapes off a terminal: \(text)")
+        #expect(text.components(separatedBy: "WAKE/S").count - 1 == 4, "four refreshes: \(text)")
+        // The last refresh: its device table's header and first row, split at runs of spaces.
+        let start = try #require(text.range(of: "ID  DEVICE", options: .backwards), "\(text)")
+        let last = String(text[start.lowerBound...])
+        func cells(_ line: Substring) -> [String] {
+            line.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let lines = last.split(separator: "\n")
+        let header = cells(lines[0])
+        let row = try #require(lines.dropFirst().first { $0.hasPrefix("1 ") }.map(cells), "\(last)")
+        let column = try #require(header.firstIndex(of: "WAKE/S"), "\(header)")
+        // 48000 / (2 × 256) = 93.75 wakes a second for a 500 ms client (two periods a wake).
+        let wakes = try #require(Double(row[column]), "no wake rate in \(row)")
+        #expect(wakes > 40 && wakes < 200, "\(wakes) wakes a second: \(row)")
+        #expect(last.contains("tone") && last.contains("-6.0 dB"), "the stream's peak, -6.0 dB, in \(last)")
+        #expect(try daemon.stop().status == 0)
+    }
 }

@@ -178,6 +178,19 @@ import Testing
         #expect(throws: ProtocolError.self) { try Envelope.decode(try message(Envelope(.streamList([])), payload: good)) }
     }
 
+    @Test func listingPeaks_outsideZeroToOne_areInvalid() throws {
+        var entry = SampleMessages.stream
+        for bad in [Float(1.5), -0.1, .nan, .infinity] {
+            entry.peak = bad
+            #expect(throws: ProtocolError.self, "peak \(bad)") { try Envelope(.streamList([entry])).encoded() }
+        }
+        // A peer that sends one anyway is refused at decode too: 1.5 in the device's peak field.
+        var good = try payload(of: Envelope(.deviceList([SampleMessages.device])))
+        let peakAt = good.count - 1 - 4
+        withUnsafeBytes(of: Float(1.5).bitPattern.littleEndian) { for (i, byte) in $0.enumerated() { good[peakAt + i] = byte } }
+        #expect(throws: ProtocolError.self) { try Envelope.decode(try message(Envelope(.deviceList([])), payload: good)) }
+    }
+
     @Test func deviceListEntry_withUnknownFlags_isInvalid() throws {
         var good = try payload(of: Envelope(.deviceList([SampleMessages.device])))
         good[good.count - 1] = 0x03  // the entry's flags: bit 1 means nothing (yet)

@@ -13,7 +13,8 @@ enum SampleMessages {
     static let device = DeviceInfo(
         id: AudioDeviceID(1), name: "hw:0,0", description: "HDA Intel PCH", directions: .duplex,
         format: deviceFormat, buffer: BufferGeometry(bufferFrames: 1024, periodFrames: 256),
-        state: .running, xruns: 3, masterVolume: Volume(level: 0.5, muted: false), isDefault: true
+        state: .running, xruns: 3, masterVolume: Volume(level: 0.5, muted: false), isDefault: true,
+        wakeups: 1 << 40, busyNanoseconds: .max, peak: 1
     )
 
     static let otherDevice = DeviceInfo(
@@ -26,7 +27,7 @@ enum SampleMessages {
         id: StreamID(7), device: AudioDeviceID(1), clientPID: 4242, clientUID: 1000, clientName: "pcmplay",
         name: "Musik ♫", direction: .playback, format: format,
         buffer: BufferGeometry(bufferFrames: 4410, periodFrames: 441), latencyMicroseconds: 105_000,
-        position: 1 << 40, xruns: 0, volume: Volume(level: 1, muted: true), state: .draining
+        position: 1 << 40, xruns: 0, volume: Volume(level: 1, muted: true), state: .draining, peak: 0.25
     )
 
     static let memory = MemoryListing(

@@ -169,8 +169,10 @@ extension SocketServer {
                 logger.warning("the default device is not kept across restarts", metadata: ["error": "\(failure)"])
             }
         case .listDevices:
+            keepMetering(now: now)
             reply(.deviceList(deviceInfos), .connection)
         case .listStreams:
+            keepMetering(now: now)
             reply(.streamList(streamInfos), .connection)
         case .listMemory:
             guard let allocator = engine.allocator else {
@@ -322,10 +324,25 @@ extension SocketServer {
                 state: device.state,
                 xruns: UInt32(clamping: device.controls.reduce(0) { $0 + $1.xruns }),
                 masterVolume: Volume(level: min(max(master?.gain ?? 1, 0), 1), muted: master?.muted ?? false),
-                isDefault: device.id == defaultID
+                isDefault: device.id == defaultID,
+                wakeups: device.controls.reduce(0) { $0 &+ $1.wakeups },
+                busyNanoseconds: device.controls.reduce(0) { $0 &+ $1.busyNanoseconds },
+                peak: Self.wirePeak(device.controls.map(\.peak).max() ?? 0)
             )
         }
     }
+
+    /// Someone is looking at the listings (`pcmctl top` lists every second): the audio threads
+    /// measure peak levels for the next three seconds, and not at all when nobody looks.
+    func keepMetering(now: UInt64) {
+        for device in engine.devices {
+            device.playback?.slots.keepMetering(for: 3_000_000_000, now: now)
+            device.capture?.slots.keepMetering(for: 3_000_000_000, now: now)
+        }
+    }
+
+    /// A measured peak as the wire carries it: 0...1, never NaN.
+    static func wirePeak(_ peak: Float) -> Float { peak.isFinite ? min(max(peak, 0), 1) : 0 }
 
     /// "this daemon serves devices 1 (PCH,0), 2 (Loopback,0)", for refusals.
     var servedDevicesText: String {
@@ -341,7 +358,8 @@ extension SocketServer {
                     id: stream.id, device: stream.device, clientPID: UInt32(bitPattern: session.peer.pid),
                     clientUID: session.peer.uid, clientName: session.clientName, name: stream.name, direction: stream.mode,
                     format: stream.format, buffer: stream.buffer, latencyMicroseconds: stream.latencyMicroseconds,
-                    position: stream.frames, xruns: stream.xrunCount, volume: stream.volume, state: stream.state
+                    position: stream.frames, xruns: stream.xrunCount, volume: stream.volume, state: stream.state,
+                    peak: Self.wirePeak(stream.slot.peak)
                 ))
             }
         }
