@@ -37,6 +37,8 @@ struct ConnectionState {
     var streams: [StreamID: StreamRecord] = [:]
     /// The latest master volume of each device, as announced by the daemon.
     var masterVolumes: [AudioDeviceID: Volume] = [:]
+    /// How many times the daemon said its devices changed (`deviceListChanged`).
+    var deviceListChanges: UInt64 = 0
     /// The last connection-level error event: the reason for a disconnect that follows it.
     var lastError: ErrorReply?
     /// Set once the connection is over; every later call fails with it.
@@ -297,6 +299,8 @@ extension ConnectionState {
             streams[envelope.stream]?.volume = volume
         case .masterVolumeChanged(let master):
             masterVolumes[master.device] = master.volume
+        case .deviceListChanged:
+            deviceListChanges &+= 1
         case .error(let reply):
             if envelope.stream == .connection {
                 lastError = reply

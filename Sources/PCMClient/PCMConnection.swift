@@ -196,6 +196,10 @@ public final class PCMConnection: Sendable {
     }
 
     /// The latest master volume the daemon announced for `device`, if any.
+    /// How many times the daemon has announced that its devices changed (a card plugged in,
+    /// gone or back) since this connection opened: list them again when it grows.
+    public var deviceListChanges: UInt64 { core.state.withLock { $0.deviceListChanges } }
+
     public func announcedMasterVolume(device: AudioDeviceID) -> Volume? {
         core.state.withLock { $0.masterVolumes[device] }
     }

@@ -22,6 +22,8 @@ public final class BlockingConnection {
     public private(set) var masterVolumes: [AudioDeviceID: Volume] = [:]
     /// Streams whose volume another client changed, with the new volume.
     public private(set) var streamVolumes: [StreamID: Volume] = [:]
+    /// How many times the daemon said its devices changed (a card added, gone or back).
+    public private(set) var deviceListChanges: UInt64 = 0
     /// Why the connection ended, once it has.
     public private(set) var closedReason: ClientCoreError?
     private var lastError: ErrorReply?
@@ -262,6 +264,8 @@ public final class BlockingConnection {
             streamVolumes[envelope.stream] = volume
         case .masterVolumeChanged(let master):
             masterVolumes[master.device] = master.volume
+        case .deviceListChanged:
+            deviceListChanges &+= 1
         default:
             break  // nothing else is an event in version 2
         }

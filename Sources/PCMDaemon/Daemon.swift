@@ -35,7 +35,6 @@ public struct Daemon: Sendable {
         let allocator = SubstreamAllocator()
         let planned = planDevices()
         var services: [any Service] = []
-        var reopenables: [@Sendable () -> Void] = []
         var builtIns: [BuiltInStream] = []
         var served: [ServedDevice] = []
 
@@ -52,7 +51,6 @@ public struct Daemon: Sendable {
                                       clientFrames: clientFrames, withBuiltIns: served.isEmpty)
                 served.append(parts.device)
                 services += parts.services
-                reopenables += parts.reopen
                 builtIns += parts.builtIns
             } catch {
                 // One device is the daemon's whole purpose; one of several is not.
@@ -63,8 +61,6 @@ public struct Daemon: Sendable {
         guard !served.isEmpty else {
             throw DaemonError.device(name: planned.map(\.name).joined(separator: ", "), reason: "none of the devices could be served")
         }
-        let controls = served.flatMap(\.controls)
-
         // The default device: the one kept from the last run when it is served again, else the first.
         let store = DefaultDeviceStore.standard(configured: config.stateDirectory)
         let remembered = store?.load()
@@ -79,15 +75,28 @@ public struct Daemon: Sendable {
             "pcm.default": "\(initialDefault.name)",
         ])
 
+        let engine = ServerEngine(devices: served, defaultDevice: DefaultDeviceChoice(initialDefault.id), layout: layout, rate: config.rate,
+                                  periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames, allocator: allocator,
+                                  defaultStore: store)
+        // Everything that looks at the devices asks the registry: cards plugged in later join it.
+        let registry = engine.registry
+        let controls: @Sendable () -> [DeviceControl] = { registry.devices.flatMap(\.controls) }
         var configured: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: EventLogService(controls: controls, logger: logger)),
         ]
         configured += services.map { .init(service: $0) }
-        configured.append(.init(service: ReopenOnHangup(reopen: reopenables, logger: logger)))
+        configured.append(.init(service: ReopenOnHangup(reopen: { registry.devices.flatMap(\.reopen) }, logger: logger)))
+        if config.devices.isEmpty {
+            // Serving every card: one plugged in later is served too.
+            let cards = CardCounter(next: planned.count)
+            configured.append(.init(service: HotplugService(
+                registry: registry, logger: logger,
+                plan: { planDevices(quiet: true) },
+                serve: { device, id in
+                    try serve(device, id: id, card: try cards.take(), allocator: allocator, clientFrames: clientFrames, withBuiltIns: false)
+                })))
+        }
         // Last in the group, so it is the first to stop: clients are told before devices drain.
-        let engine = ServerEngine(devices: served, defaultDevice: DefaultDeviceChoice(initialDefault.id), layout: layout, rate: config.rate,
-                                  periodFrames: config.periodFrames, bufferFrames: config.requestedBufferFrames, allocator: allocator,
-                                  defaultStore: store)
         var inheritedFD: Int32?
         if let socket = consume inheritedSocket {
             logger.info("serving the socket systemd passed", metadata: ["socket.path": "\(socket.boundPath() ?? "-")"])
@@ -103,13 +112,12 @@ public struct Daemon: Sendable {
         }
         // After the client service, so it is told first at shutdown: STOPPING=1 goes out as soon
         // as the stop begins. WATCHDOG=1 only while every streaming audio thread completes periods.
-        let watchedControls = controls
         let status = "\(served.map(\.name).joined(separator: " ")) \(config.format.name) \(config.rate) Hz \(config.channels) ch, "
             + "\(config.mode.rawValue), period \(config.periodFrames)"
         configured.append(.init(service: SystemdWatchdogService(
             timeout: try SystemdNotifier.watchdogTimeout(), logger: logger,
-            status: { status + "; " + watchedControls.map(\.systemdStatus).joined(separator: "; ") }
-        ) { AudioThreadProgress.running(watchedControls) }))
+            status: { status + "; " + controls().map(\.systemdStatus).joined(separator: "; ") }
+        ) { AudioThreadProgress.running(controls()) }))
         if let duration {
             configured.append(.init(service: StopAfter(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
         }
@@ -119,12 +127,13 @@ public struct Daemon: Sendable {
         SystemdNotifier().notify([.ready, .status(status)], orWarn: logger)
         try await group.run()
         logger.notice("pcmd stopped", metadata: [
-            "xruns": "\(controls.map { "\($0.stream)=\($0.xruns)" }.joined(separator: ","))",
+            "xruns": "\(controls().map { "\($0.stream)=\($0.xruns)" }.joined(separator: ","))",
         ])
     }
 
-    /// The devices to serve (`DevicePlan`), with what was chosen said in the log.
-    private func planDevices() -> [PlannedDevice] {
+    /// The devices to serve (`DevicePlan`), with what was chosen said in the log (unless `quiet`:
+    /// the hotplug service plans again at every change of /dev/snd).
+    private func planDevices(quiet: Bool = false) -> [PlannedDevice] {
         let config = configuration
         let cards: [SoundCard]
         do {
@@ -135,7 +144,7 @@ public struct Daemon: Sendable {
         }
         let planned = DevicePlan.devices(configured: config.devices, excluded: config.excludedDevices,
                                          captureDevice: config.captureDevice, cards: cards, mode: config.mode)
-        if config.devices.isEmpty {
+        if config.devices.isEmpty, !quiet {
             if planned.count == 1, planned[0].alsaName == "null" {
                 logger.warning("NO SOUND CARD FOUND: falling back to the ALSA 'null' device; nothing will be heard. Give --device to choose one.")
             } else {
@@ -148,18 +157,16 @@ public struct Daemon: Sendable {
     }
 
     /// What serving one device takes: its processors, audio-thread services and built-in streams.
-    private struct DeviceParts {
+    struct DeviceParts {
         var device: ServedDevice
         var services: [any Service]
-        /// SIGHUP's work: reopen each of its audio threads' devices.
-        var reopen: [@Sendable () -> Void]
         var builtIns: [BuiltInStream]
     }
 
     /// Sets one device up: its client slot tables (virtual cards 100 + 2·card and 101 + 2·card),
     /// its PCMBufferCore card, and an audio thread per direction it serves.
-    private func serve(_ device: PlannedDevice, id: AudioDeviceID, card: Int, allocator: SubstreamAllocator,
-                       clientFrames: Int, withBuiltIns: Bool) throws -> DeviceParts {
+    func serve(_ device: PlannedDevice, id: AudioDeviceID, card: Int, allocator: SubstreamAllocator,
+               clientFrames: Int, withBuiltIns: Bool) throws -> DeviceParts {
         let config = configuration
         let layout = config.layout
         var services: [any Service] = []
@@ -210,8 +217,9 @@ public struct Daemon: Sendable {
         let description = [device.description, device.alsaName == device.name ? "" : device.alsaName]
             .filter { !$0.isEmpty }.joined(separator: ", ")
         return DeviceParts(
-            device: ServedDevice(id: id, name: device.name, description: description, playback: playback, capture: capture, controls: controls),
-            services: services, reopen: reopen, builtIns: builtIns)
+            device: ServedDevice(id: id, name: device.name, description: description, playback: playback, capture: capture,
+                                 controls: controls, reopen: reopen),
+            services: services, builtIns: builtIns)
     }
 
     /// Registers the device substream with PCMBufferCore (its card on first use), preallocates
@@ -244,16 +252,16 @@ public struct Daemon: Sendable {
     }
 }
 
-/// SIGHUP: reopen every device.
+/// SIGHUP: reopen every device (those plugged in since the start included).
 struct ReopenOnHangup: Service {
-    let reopen: [@Sendable () -> Void]
+    let reopen: @Sendable () -> [@Sendable () -> Void]
     let logger: Logger
 
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             logger.notice("SIGHUP: reopening devices")
             SystemdNotifier().notify([.reloadingNow(), .status("reopening devices (SIGHUP)")], orWarn: logger)
-            for action in reopen { action() }
+            for action in reopen() { action() }
             SystemdNotifier().notify([.ready, .status("devices reopened")], orWarn: logger)
         }
     }

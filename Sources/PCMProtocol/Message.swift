@@ -36,6 +36,8 @@ public enum Message: Hashable, Sendable {
     case streamVolumeChanged(Volume)
     /// Daemon → every client with a stream on that device: the master volume changed.
     case masterVolumeChanged(MasterVolume)
+    /// Daemon → every client: a device was added, went away or came back; list them again.
+    case deviceListChanged
     /// Client → daemon. Reply: ``deviceList(_:)``.
     case listDevices
     /// Daemon → client: every device.
@@ -76,6 +78,7 @@ public enum Message: Hashable, Sendable {
         case .setMasterVolume: .setMasterVolume
         case .streamVolumeChanged: .streamVolumeChanged
         case .masterVolumeChanged: .masterVolumeChanged
+        case .deviceListChanged: .deviceListChanged
         case .listDevices: .listDevices
         case .deviceList: .deviceList
         case .listStreams: .listStreams
@@ -193,7 +196,7 @@ extension Message {
         case .memoryList(let listing): try listing.encode(to: &writer)
         case .setPreallocation(let payload): try payload.encode(to: &writer)
         case .setDefaultDevice(let device), .moveStream(let device): writer.uint32(device.rawValue)
-        case .ok, .closeStream, .pause, .resume, .drain, .drained, .listDevices, .listStreams, .listMemory:
+        case .ok, .closeStream, .pause, .resume, .drain, .drained, .listDevices, .listStreams, .listMemory, .deviceListChanged:
             break
         }
     }
@@ -216,6 +219,7 @@ extension Message {
         case .setMasterVolume: return .setMasterVolume(try MasterVolume(from: &reader))
         case .streamVolumeChanged: return .streamVolumeChanged(try Volume(from: &reader))
         case .masterVolumeChanged: return .masterVolumeChanged(try MasterVolume(from: &reader))
+        case .deviceListChanged: return .deviceListChanged
         case .listDevices: return .listDevices
         case .deviceList:
             return .deviceList(try reader.list(of: DeviceInfo.self, minimumEntryBytes: DeviceInfo.minimumBytes))

@@ -47,6 +47,9 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
     case streamVolumeChanged = 0x32
     /// Daemon → client: a device's master volume changed.
     case masterVolumeChanged = 0x33
+    /// Daemon → every client: a device was added (a card plugged in), went away or came back;
+    /// `listDevices` tells what changed.
+    case deviceListChanged = 0x34
 
     // Control and listing (0x4_)
     /// Client → daemon: describe every device.
@@ -76,7 +79,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
              .moveStream:
             .client
         case .welcome, .ok, .error, .streamOpened, .drained,
-             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList:
+             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList, .deviceListChanged:
             .daemon
         }
     }
@@ -101,7 +104,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
             .required
         case .ok, .error:
             .optional
-        case .hello, .welcome, .openStream, .setMasterVolume, .masterVolumeChanged,
+        case .hello, .welcome, .openStream, .setMasterVolume, .masterVolumeChanged, .deviceListChanged,
              .listDevices, .deviceList, .listStreams, .streamList, .listMemory, .memoryList, .setPreallocation,
              .setDefaultDevice:
             .forbidden
@@ -156,6 +159,7 @@ public enum MessageType: UInt8, CaseIterable, Hashable, Sendable, CustomStringCo
         case .setMasterVolume: "setMasterVolume"
         case .streamVolumeChanged: "streamVolumeChanged"
         case .masterVolumeChanged: "masterVolumeChanged"
+        case .deviceListChanged: "deviceListChanged"
         case .listDevices: "listDevices"
         case .deviceList: "deviceList"
         case .listStreams: "listStreams"

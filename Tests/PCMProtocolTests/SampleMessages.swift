@@ -70,6 +70,7 @@ enum SampleMessages {
         Envelope(.setMasterVolume(MasterVolume(device: .defaultDevice, volume: Volume(level: 0, muted: true))), tag: 13),
         Envelope(.streamVolumeChanged(Volume(level: 1, muted: false)), stream: StreamID(7)),
         Envelope(.masterVolumeChanged(MasterVolume(device: AudioDeviceID(1), volume: Volume(level: 0.75)))),
+        Envelope(.deviceListChanged),
         Envelope(.listDevices, tag: 14),
         Envelope(.deviceList([device, otherDevice]), tag: 14),
         Envelope(.deviceList([]), tag: 14),

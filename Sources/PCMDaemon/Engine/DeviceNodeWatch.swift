@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// An inotify watch on /dev/snd, owned by one audio thread.
-final class DeviceNodeWatch {
+final class DeviceNodeWatch: Sendable {
     /// The inotify descriptor, or -1 when nothing could be watched.
     let descriptor: Int32
 

@@ -21,15 +21,18 @@ public struct ServedDevice: Sendable {
     public let capture: CaptureProcessor?
     /// Its audio threads' controls: state and xruns for listings.
     public let controls: [DeviceControl]
+    /// SIGHUP's work for it: reopen each of its audio threads' devices.
+    public let reopen: [@Sendable () -> Void]
 
     public init(id: AudioDeviceID, name: String, description: String, playback: PlaybackProcessor?, capture: CaptureProcessor?,
-                controls: [DeviceControl]) {
+                controls: [DeviceControl], reopen: [@Sendable () -> Void] = []) {
         self.id = id
         self.name = name
         self.description = description
         self.playback = playback
         self.capture = capture
         self.controls = controls
+        self.reopen = reopen
     }
 
     /// What it can do.
@@ -41,6 +44,33 @@ public struct ServedDevice: Sendable {
     var state: DeviceState {
         !controls.isEmpty && controls.allSatisfy(\.isRunning) ? .running : .failed
     }
+}
+
+/// Every device served, as the socket thread, the log and the watchdog see them: the ones
+/// served from the start and those a card plugged in later added (`HotplugService`). Devices
+/// are only ever added; one that goes away stays, failed, and comes back under its id.
+public final class DeviceRegistry: Sendable {
+    private let served: Mutex<[ServedDevice]>
+    /// Tells the socket server that the list changed (it watches the new devices' eventfds and
+    /// tells its clients).
+    private let changed: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+
+    public init(_ devices: [ServedDevice]) { served = Mutex(devices) }
+
+    /// The devices now, in id order.
+    public var devices: [ServedDevice] { served.withLock { $0 } }
+
+    /// The id the next device added gets.
+    public var nextID: AudioDeviceID { served.withLock { AudioDeviceID(UInt32($0.count + 1)) } }
+
+    /// Adds a device (its id must be `nextID`) and tells whoever listens.
+    public func add(_ device: ServedDevice) {
+        served.withLock { $0.append(device) }
+        changed.withLock { $0 }?()
+    }
+
+    /// What to call when a device is added (the socket server sets it).
+    func onChange(_ action: @escaping @Sendable () -> Void) { changed.withLock { $0 = action } }
 }
 
 /// Which device id 0 means. Read by the socket server for every open on device 0, changed by

@@ -64,8 +64,10 @@ public struct ServerConfiguration: Sendable {
 
 /// The parts of the running engine the socket server feeds and reads.
 public struct ServerEngine: Sendable {
-    /// Every device served, ids 1, 2, ... in order.
-    public var devices: [ServedDevice]
+    /// Every device served, ids 1, 2, ... in order; devices may be added while the daemon runs.
+    public let registry: DeviceRegistry
+    /// The devices now.
+    public var devices: [ServedDevice] { registry.devices }
     /// Which device id 0 means; changed by `setDefaultDevice`.
     public let defaultDevice: DefaultDeviceChoice
     /// The devices' format, rate and sizes (device frames): one configuration serves them all.
@@ -81,7 +83,7 @@ public struct ServerEngine: Sendable {
 
     public init(devices: [ServedDevice], defaultDevice: DefaultDeviceChoice, layout: FrameLayout, rate: Int,
                 periodFrames: Int, bufferFrames: Int, allocator: SubstreamAllocator? = nil, defaultStore: DefaultDeviceStore? = nil) {
-        self.devices = devices
+        self.registry = DeviceRegistry(devices)
         self.defaultStore = defaultStore
         self.defaultDevice = defaultDevice
         self.layout = layout

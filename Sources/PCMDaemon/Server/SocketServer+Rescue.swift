@@ -17,6 +17,10 @@ extension SocketServer {
     /// Moves (or closes) every stream of every lost device. Called when an audio thread signals.
     func rescueStreams(now: UInt64) {
         let lost = lostDevices
+        if lost != lastLostDevices {
+            lastLostDevices = lost
+            announceDeviceListChange()
+        }
         guard !lost.isEmpty else { return }
         for session in Array(sessions.values) where session.phase == .ready {
             for (id, stream) in session.streams where lost.contains(stream.device) {

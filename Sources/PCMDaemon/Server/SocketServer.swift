@@ -23,9 +23,10 @@ import Synchronization
 
 /// The client server. `run()` is the thread body; `stop()` may be called from anywhere.
 public final class SocketServer: @unchecked Sendable {
-    // Safety: every stored property except `stopRequested`, `finishedFlag` and `wakeup` is used only inside
-    // `run()` on the server thread (the listener, the sessions, the streams and their
-    // converters); `stop()` touches only the atomic and the eventfd.
+    // Safety: every stored property except `stopRequested`, `finishedFlag`, `devicesAdded` and
+    // `wakeup` is used only inside `run()` on the server thread (the listener, the sessions, the
+    // streams and their converters); `stop()` and `devicesChanged()` touch only the atomics and
+    // the eventfd.
     private let listener: ClientListener
     let engine: ServerEngine
     let configuration: ServerConfiguration
@@ -33,6 +34,10 @@ public final class SocketServer: @unchecked Sendable {
     private let wakeup: Int32
     private let stopRequested = Atomic<Bool>(false)
     private let finishedFlag = Atomic<Bool>(false)
+    /// Set when a device was added while running (`DeviceRegistry`); the loop tells the clients.
+    private let devicesAdded = Atomic<Bool>(false)
+    /// The devices found gone at the last look, so clients are told only of changes.
+    var lastLostDevices: Set<AudioDeviceID> = []
     var sessions: [Int32: ClientSession] = [:]
     var nextStream: UInt32 = 1
     /// Whether the first refused `mlock` of stream memory was logged (once per run is enough).
@@ -54,6 +59,20 @@ public final class SocketServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         wakeup = event
+        engine.registry.onChange { [weak self] in self?.devicesChanged() }
+    }
+
+    /// A device was added (a card plugged in): the loop watches its eventfds from its next turn
+    /// and tells every client. May be called from any thread.
+    public func devicesChanged() {
+        devicesAdded.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(wakeup, &one, 8)  // ignored: fails only if the counter is saturated (already woken)
+    }
+
+    /// Tells every client that the device list changed (`deviceListChanged`).
+    func announceDeviceListChange() {
+        for session in sessions.values where session.phase == .ready { session.enqueue(Envelope(.deviceListChanged)) }
     }
 
     deinit { close(wakeup) }
@@ -78,10 +97,11 @@ public final class SocketServer: @unchecked Sendable {
                                                     "clients.per_user": "\(configuration.clientsPerUser)"])
         var descriptors: [pollfd] = []
         var order: [Int32] = []
-        // The audio threads' signals for rare events (drained, violation).
-        let progress = engine.devices.flatMap { [$0.playback?.slots.progress.fd, $0.capture?.slots.progress.fd].compactMap { $0 } }
-        let fixed = 2 + progress.count
         while !stopRequested.load(ordering: .acquiring) {
+            // The audio threads' signals for rare events (drained, violation, a device gone or
+            // back), from every device, those added while running included.
+            let progress = engine.devices.flatMap { [$0.playback?.slots.progress.fd, $0.capture?.slots.progress.fd].compactMap { $0 } }
+            let fixed = 2 + progress.count
             descriptors.removeAll(keepingCapacity: true)
             order.removeAll(keepingCapacity: true)
             descriptors.append(pollfd(fd: wakeup, events: Int16(POLLIN), revents: 0))
@@ -99,6 +119,10 @@ public final class SocketServer: @unchecked Sendable {
                 _ = read(wakeup, &value, 8)  // resets the eventfd; the loop condition reads the flag
             }
             if descriptors[1].revents & Int16(POLLIN) != 0 { acceptClients() }
+            if devicesAdded.exchange(false, ordering: .acquiringAndReleasing) {
+                logger.notice("device list changed", metadata: ["pcm.devices": "\(engine.devices.map(\.name).joined(separator: ", "))"])
+                announceDeviceListChange()
+            }
             var eventsDue = false
             for index in 2..<fixed where descriptors[index].revents != 0 {
                 var value: UInt64 = 0

@@ -10,37 +10,39 @@ import Glibc
 /// Drains every device's event queue into the log once a second: often enough for a person
 /// reading it, rarely enough that the daemon's own wakeups stay far below its audio thread's.
 public struct EventLogService: Service {
-    private let controls: [DeviceControl]
+    /// The audio threads' controls now: devices added while running (hotplug) are included.
+    private let controls: @Sendable () -> [DeviceControl]
     private let logger: Logger
     private let interval: Duration
 
-    public init(controls: [DeviceControl], logger: Logger, interval: Duration = .seconds(1)) {
+    public init(controls: @escaping @Sendable () -> [DeviceControl], logger: Logger, interval: Duration = .seconds(1)) {
         self.controls = controls
         self.logger = logger
         self.interval = interval
     }
 
     public func run() async throws {
-        var dropped = Array(repeating: 0, count: controls.count)
+        var dropped: [ObjectIdentifier: Int] = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             drainOnce(dropped: &dropped)
             try? await Task.sleep(for: interval)
         }
         // Let the audio threads report their last events (drained, stopped) before exit.
-        for _ in 0..<40 where !controls.allSatisfy(\.isFinished) { try? await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<40 where !controls().allSatisfy(\.isFinished) { try? await Task.sleep(for: .milliseconds(50)) }
         drainOnce(dropped: &dropped)
     }
 
     /// Logs every queued event; says when the queue overflowed and events were lost.
-    func drainOnce(dropped: inout [Int]) {
-        for (index, control) in controls.enumerated() {
+    func drainOnce(dropped: inout [ObjectIdentifier: Int]) {
+        for control in controls() {
             while let event = control.events.pop() { log(event, control: control) }
             let lost = control.events.droppedCount
-            if lost > dropped[index] {
+            let reported = dropped[ObjectIdentifier(control), default: 0]
+            if lost > reported {
                 logger.warning("audio events lost: the queue was full", metadata: [
-                    "pcm.device": "\(control.deviceName)", "pcm.stream": "\(control.stream)", "events.lost": "\(lost - dropped[index])",
+                    "pcm.device": "\(control.deviceName)", "pcm.stream": "\(control.stream)", "events.lost": "\(lost - reported)",
                 ])
-                dropped[index] = lost
+                dropped[ObjectIdentifier(control)] = lost
             }
         }
     }
