@@ -156,3 +156,36 @@ def test_move_from_loopback_to_hda_nothing_skipped_or_repeated(t):
     t.log(f"moved after frame {k} of {signal.frame_count}")
     rest = hwlib.Audio(signal.frames[k:], RATE)
     t.expect_hda(rest, label=f"the moved stream's counter from frame {k} on, on the HDA card")
+
+
+@hwlib.timeout(300)
+def test_card_loaded_after_start_is_served_and_usable(t):
+    # Hotplug: with no --device, a card that appears while pcmd runs (snd-aloop loaded after the start) is
+    # opened, listed under its stable name, announced in the log, and plays bit-exact.
+    hwlib.hda_card()
+    if "snd-aloop" in hwlib.loaded_modules():
+        hwlib.run(["rmmod", "snd_aloop"], timeout=60)
+    socket = t.tmp / "socket"
+    daemon = _pcmd(t, socket)
+    before = [r["DEVICE"] for r in _devices(t, socket)]
+    hwlib.check(not any(name.startswith("Loopback,") for name in before), f"the loopback is served before it exists: {before}")
+    loop = hwlib.load_driver("snd-aloop")
+    deadline = time.monotonic() + 30
+    while f"{loop.id},0" not in [r["DEVICE"] for r in _devices(t, socket)]:
+        if time.monotonic() > deadline:
+            hwlib.fail(f"{loop.id},0 not served 30 s after the module loaded: {_devices(t, socket)}")
+        time.sleep(0.2)
+    t.log(f"devices before: {before}; after: {[r['DEVICE'] for r in _devices(t, socket)]}")
+
+    signal = hwlib.counter(hwlib.frames_for(1, RATE))
+    path = hwlib.write_wav(t.tmp / "counter.wav", hwlib.pad(signal, after_seconds=0.3))
+    captured_path = t.dir / "loopback-capture.wav"
+    recorder = hwlib.start(["arecord", "-q", "-D", loop.hw(1, 0), "-f", "S16_LE", "-r", str(RATE), "-c", "2",
+                            "-d", "5", str(captured_path)])
+    hwlib.wait_for_state(loop, 1, "c", 0, "RUNNING")
+    result = hwlib.run(_pcmplay(t, socket, path, "late-card", f"{loop.id},0"), timeout=120, check=False)
+    hwlib.check(result.returncode == 0 and not result.stderr.strip(), f"playing on the new card: {result.stderr.strip()}")
+    recorder.wait(timeout=120)
+    stopped = daemon.stop(check=True)
+    hwlib.check("device plugged in: serving it" in stopped.stderr, "pcmd did not log the new card")
+    hwlib.assert_bit_exact(signal, hwlib.read_wav(captured_path))
