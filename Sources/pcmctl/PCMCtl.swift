@@ -1,6 +1,8 @@
 // pcmctl: inspects and controls a running pcmd daemon: lists its devices and every client's
-// streams (format, latency, position, xruns, volume), sets stream and master volumes, and shows and
-// changes the buffer memory the daemon's allocator manages (MemoryCommands.swift).
+// streams (format, latency, position, xruns, volume) and sets stream and master volumes (here),
+// chooses the default device and moves streams between devices (DeviceCommands.swift), watches it
+// all live (Top.swift), and shows and changes the buffer memory the daemon's allocator manages
+// (MemoryCommands.swift).
 
 #if canImport(Glibc)
 import Glibc
@@ -172,74 +174,6 @@ struct MasterVolumeCommand: AsyncParsableCommand {
         )
         try await pcm.setMasterVolume(volume, device: AudioDeviceID(device))
         print("\(DisplayText.escaped(target.name)): \(volume)")
-    }
-}
-
-struct DefaultDevice: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "default",
-        abstract: "Show the default device, or make another one the default.",
-        discussion: """
-            The default device is where streams go that do not name one (pcmplay without --device, \
-            the ALSA plugin without a device). pcmd keeps the choice across restarts.
-            """)
-
-    @OptionGroup var connection: ConnectionOptions
-
-    @Argument(help: "The device: its name (PCH,0) or ID, as `pcmctl devices` lists them (default: show the default).")
-    var device: String?
-
-    func run() async throws {
-        let pcm = try await connection.connect()
-        defer { pcm.close() }
-        let devices = try await pcm.devices()
-        guard let device else {
-            guard let current = devices.first(where: \.isDefault) ?? devices.first else { throw ValidationError("the daemon serves no device") }
-            print(DisplayText.escaped(current.name))
-            return
-        }
-        guard let target = devices.first(where: { $0.name == device }) ?? UInt32(device).flatMap({ id in devices.first { $0.id.rawValue == id } })
-        else {
-            let known = devices.map { DisplayText.escaped($0.name) }.joined(separator: ", ")
-            throw ValidationError("no device \"\(DisplayText.escaped(device))\"; the daemon serves: \(known.isEmpty ? "none" : known)")
-        }
-        try await pcm.setDefaultDevice(target.id)
-        print("default device: \(DisplayText.escaped(target.name))")
-    }
-}
-
-struct MoveStream: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "move",
-        abstract: "Move a playing or recording stream to another device.",
-        discussion: """
-            The stream goes on where it was, on the other device, from the next frame: its \
-            application notices nothing and reopens nothing.
-            """)
-
-    @OptionGroup var connection: ConnectionOptions
-
-    @Argument(help: "The stream's ID (from `pcmctl streams`).")
-    var stream: UInt32
-
-    @Argument(help: "The device: its name (PCH,0) or ID, as `pcmctl devices` lists them.")
-    var device: String
-
-    mutating func validate() throws {
-        guard stream != 0 else { throw ValidationError("stream IDs start at 1") }
-    }
-
-    func run() async throws {
-        let pcm = try await connection.connect()
-        defer { pcm.close() }
-        let devices = try await pcm.devices()
-        guard let target = devices.first(where: { $0.name == device }) ?? UInt32(device).flatMap({ id in devices.first { $0.id.rawValue == id } })
-        else {
-            let known = devices.map { DisplayText.escaped($0.name) }.joined(separator: ", ")
-            throw ValidationError("no device \"\(DisplayText.escaped(device))\"; the daemon serves: \(known.isEmpty ? "none" : known)")
-        }
-        try await pcm.moveStream(StreamID(stream), to: target.id)
-        print("stream \(stream): now on \(DisplayText.escaped(target.name))")
     }
 }
 
