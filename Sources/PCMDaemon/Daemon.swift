@@ -4,6 +4,7 @@
 import ALSA
 import Logging
 import PCMBufferCore
+import PCMProtocol
 import ServiceLifecycle
 import SystemPackage
 import UnixSignals

@@ -59,7 +59,7 @@ struct Top: AsyncParsableCommand {
             } else {
                 print(text + "\n")
             }
-            fflush(stdout)
+            fflush(nil)  // every stream: each refresh reaches a pipe at once
             previous = samples
             done += 1
             if iterations.map({ done >= $0 }) ?? false { break }

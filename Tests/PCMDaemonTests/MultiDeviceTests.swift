@@ -4,6 +4,7 @@
 // goes, kept across a restart; a device that cannot be opened left out while the other plays.
 import ALSA
 import Foundation
+import PCMBufferCore
 import PCMClient
 import PCMDaemon
 import PCMProtocol

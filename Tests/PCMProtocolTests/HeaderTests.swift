@@ -50,7 +50,7 @@ import Testing
     }
 
     /// 0x20-0x23 carried audio, credits, the clock and xruns in version 1: retired in version 2.
-    @Test(arguments: [UInt8(0), 0x05, 0x0F, 0x17, 0x20, 0x21, 0x22, 0x23, 0x24, 0x34, 0x47, 0xFF])
+    @Test(arguments: [UInt8(0), 0x05, 0x0F, 0x17, 0x20, 0x21, 0x22, 0x23, 0x24, 0x35, 0x49, 0xFF])
     func unknownType_isRefused(type: UInt8) {
         #expect(throws: ProtocolError.unknownMessageType(type)) {
             try MessageHeader.decode(rawHeader(type: type, length: 0))

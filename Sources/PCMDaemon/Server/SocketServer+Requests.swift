@@ -202,7 +202,7 @@ extension SocketServer {
                 refuse(.memoryRefused, "\(error) (\(Self.errnoName(-error.kernelErrno)))")
             }
         case .welcome, .ok, .error, .streamOpened, .drained,
-             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList:
+             .streamVolumeChanged, .masterVolumeChanged, .deviceList, .streamList, .memoryList, .deviceListChanged:
             return  // refused above by sender
         }
     }
