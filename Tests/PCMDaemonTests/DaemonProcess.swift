@@ -3,11 +3,13 @@
 import Foundation
 import Testing
 
-/// A finished (or running) pcmd child process.
+/// A finished (or running) pcmd child process. Its log and output are read as they come, on
+/// threads of their own: a daemon that logs more than a pipe holds (64 KiB: a few hundred
+/// connections at info level) would otherwise block on its next log line.
 struct DaemonProcess {
     let process: Process
-    let stderrPipe: Pipe
-    let stdoutPipe: Pipe
+    private let errors: PipeCollector
+    private let output: PipeCollector
 
     /// The built pcmd next to the test bundle (`swift build --build-tests` builds both).
     static var executable: URL {
@@ -37,7 +39,8 @@ struct DaemonProcess {
         process.standardError = stderrPipe
         process.standardOutput = stdoutPipe
         try process.run()
-        return DaemonProcess(process: process, stderrPipe: stderrPipe, stdoutPipe: stdoutPipe)
+        return DaemonProcess(process: process, errors: PipeCollector(stderrPipe.fileHandleForReading),
+                             output: PipeCollector(stdoutPipe.fileHandleForReading))
     }
 
     /// Runs pcmd to completion (it must stop by itself, e.g. with --duration) within `timeout` seconds.
@@ -55,9 +58,9 @@ struct DaemonProcess {
             Issue.record("pcmd did not exit within \(timeout) s")
         }
         process.waitUntilExit()
-        let log = String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let output = String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (process.terminationStatus, log, output)
+        let log = String(decoding: errors.finish(), as: UTF8.self)
+        let text = String(decoding: output.finish(), as: UTF8.self)
+        return (process.terminationStatus, log, text)
     }
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }

@@ -134,7 +134,7 @@ struct ToolProcess {
 }
 
 /// Reads a pipe to its end on its own thread.
-private final class PipeCollector: @unchecked Sendable {
+final class PipeCollector: @unchecked Sendable {
     // Safety: `data` is written only by the reading thread before it signals `done`, and read
     // only by `finish()` after waiting for `done`.
     private var data = Data()
