@@ -23,12 +23,18 @@ func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         if case .unknownKey(_, let line, let file) = error { invariant(line >= 1 && file == "fuzz.conf", "error names the wrong place") }
         return 0
     }
+    // A list key (`device`, given once per line) holds its values joined by newlines.
+    func lines(_ key: String, _ value: String) -> [String] {
+        ConfigurationSettings.listKeys.contains(key) ? value.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) : [value]
+    }
     for (key, value) in settings.values {
         invariant(ConfigurationSettings.keys.contains(key), "unknown key \(key) accepted")
-        invariant(!value.isEmpty && !value.contains("\n") && !value.contains("#"), "value of \(key) is empty or spans a comment or line")
-        invariant(value.trimmingWhitespace() == value[...], "value of \(key) keeps surrounding white space")
+        for part in lines(key, value) {
+            invariant(!part.isEmpty && !part.contains("\n") && !part.contains("#"), "value of \(key) is empty or spans a comment or line")
+            invariant(part.trimmingWhitespace() == part[...], "value of \(key) keeps surrounding white space")
+        }
     }
-    let rendered = settings.values.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)\n" }.joined()
+    let rendered = settings.values.sorted { $0.key < $1.key }.flatMap { entry in lines(entry.key, entry.value).map { "\(entry.key) = \($0)\n" } }.joined()
     do throws(ConfigurationError) {
         let again = try ConfigurationSettings(parsing: rendered, file: "again.conf")
         invariant(again == settings, "settings written back parse differently")

@@ -76,7 +76,7 @@ final class NullDevice {
             }
             var bytes: [UInt8]?
             let result = pcm.mmapTransfer(maxFrames: FrameCount(maxFrames)) { region in
-                processor.process(region)
+                processor.process(region, deviceQueued: 0)
                 bytes = Array(UnsafeRawBufferPointer(region.interleavedBytes))
                 return region.frames
             }
@@ -101,7 +101,7 @@ final class ShmWorld {
         playback = try NullDevice(.playback, allocator: allocator, card: 0)
         capture = try NullDevice(.capture, allocator: allocator, card: 1)
         let slot = try playback.slots.claim(ringFrames: 1024, rate: 48_000, devicePeriodFrames: 128, deviceBufferFrames: 512,
-                                            startThreshold: 1, initialState: .active)
+                                            startThreshold: 1, latencyFrames: 1024, initialState: .active)
         guard let memory = slot.attachedMemory else { fatalError("a claimed slot has no memory") }
         headerTemplate = Array(UnsafeRawBufferPointer(start: memory.base, count: PageSize.bytes))
         playback.slots.release(slot)
@@ -149,7 +149,7 @@ func fuzzPeriods(_ input: inout FuzzInput, flags: UInt8) {
             let initial: SlotState = device === world.playback && flags & 4 == 0 ? .prefilling : .active
             do {
                 let slot = try device.slots.claim(ringFrames: ring, rate: 48_000, devicePeriodFrames: 128, deviceBufferFrames: 512,
-                                                  startThreshold: threshold, initialState: initial)
+                                                  startThreshold: threshold, latencyFrames: threshold, initialState: initial)
                 guard let memory = slot.attachedMemory else { fatalError("a claimed slot has no memory") }
                 claimed.append(Claimed(slot: slot, memory: memory, device: device))
             } catch {
