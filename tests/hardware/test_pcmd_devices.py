@@ -13,22 +13,13 @@ import numpy as np
 
 import hwlib
 
-from test_pcmd_clients import CLIENT_LATENCY_MS, PERIOD, RATE, _pcmctl, _wait_for_streams
+from test_pcmd_clients import CLIENT_LATENCY_MS, RATE, _pcmctl, _wait_for_streams
+from test_pcmd_clients import _pcmd as _serve
 
 
 def _pcmd(t, socket, *args: str) -> hwlib.Background:
-    """pcmd serving `socket` (with its own state directory); returns once pcmctl gets an answer."""
-    daemon = hwlib.start([str(t.product("pcmd")), "--socket", str(socket), "--state-directory", str(t.tmp / "state"),
-                          *PERIOD, *args])
-    deadline = time.monotonic() + 60
-    while hwlib.run(_pcmctl(t, socket, "devices"), check=False, timeout=60).returncode != 0:
-        if not daemon.running():
-            result = daemon.wait(check=False)
-            hwlib.fail(f"pcmd exited with status {result.returncode} before serving clients:\n{result.stderr[-3000:]}")
-        if time.monotonic() > deadline:
-            hwlib.fail(f"pcmd did not serve {socket} within 60 s")
-        time.sleep(0.2)
-    return daemon
+    """pcmd serving `socket` with a state directory of the test's own; returns once pcmctl gets an answer."""
+    return _serve(t, socket, "--state-directory", str(t.tmp / "state"), *args)
 
 
 def _devices(t, socket) -> list[dict[str, str]]:
