@@ -128,7 +128,7 @@ final class PluginPCM: ExternalPCMDriver {
         let found: DeviceInfo? = switch wanted {
         case .id(0): devices.first(where: \.isDefault) ?? devices.first
         case .id(let id): devices.first { $0.id == AudioDeviceID(id) }
-        case .name(let name): devices.first { $0.name == name }
+        case .name(let name): devices.device(named: name)
         }
         guard let device = found else {
             let known = devices.map { "\($0.id.rawValue) \(DisplayText.escaped($0.name))" }.joined(separator: ", ")

@@ -177,9 +177,9 @@ public final class BlockingConnection {
     /// ``devices()`` lists it (`PCH,0`). A name the daemon does not serve is refused with
     /// `noSuchDevice` and a sentence listing the devices it does serve.
     public func resolveDevice(_ text: String) throws(ClientCoreError) -> AudioDeviceID {
-        if let id = UInt32(text) { return AudioDeviceID(id) }
+        if let id = UInt32(text) { return AudioDeviceID(id) }  // 0 (the default) included, without a listing
         let devices = try devices()
-        if let device = devices.first(where: { $0.name == text }) { return device.id }
+        if let device = devices.device(named: text) { return device.id }
         let known = devices.map { "\($0.id.rawValue) \(DisplayText.escaped($0.name))" }.joined(separator: ", ")
         throw .refused(ErrorReply(code: .noSuchDevice,
                                   text: "no device named \(DisplayText.escaped(text)); pcmd serves \(known.isEmpty ? "none" : known)"))

@@ -260,3 +260,11 @@ extension WireWriter {
         }
     }
 }
+
+extension Array where Element == DeviceInfo {
+    /// The device `text` names: its name as `deviceList` gives it (`PCH,0`), else its id written
+    /// as a number. The one rule pcmctl, the tools and the ALSA plugin share.
+    public func device(named text: String) -> DeviceInfo? {
+        first { $0.name == text } ?? UInt32(text).flatMap { id in first { $0.id.rawValue == id } }
+    }
+}
