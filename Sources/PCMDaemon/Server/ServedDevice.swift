@@ -60,7 +60,8 @@ public final class DeviceRegistry: Sendable {
     /// The devices now, in id order.
     public var devices: [ServedDevice] { served.withLock { $0 } }
 
-    /// The id the next device added gets.
+    /// The id the next device added gets. Reading it and then calling `add` is safe only for a
+    /// single writer: `HotplugService` is the only one.
     public var nextID: AudioDeviceID { served.withLock { AudioDeviceID(UInt32($0.count + 1)) } }
 
     /// Adds a device (its id must be `nextID`) and tells whoever listens.
