@@ -139,6 +139,23 @@ extension PCM {
         }
     }
 
+    /// Why the stream stopped, read from its state, or nil when the state shows no
+    /// interruption. For a PCM that `poll()` flagged with POLLERR or POLLHUP, or that stopped
+    /// waking it: a vanished card shows no error anywhere else. The kernel marks the substream
+    /// disconnected and wakes the poller, `avail` keeps returning the last position without an
+    /// error, and every later poll returns at once, so the loop would spin and keep the card's
+    /// file open (which is what its removal waits for). alsa-lib's own `snd_pcm_wait` asks the
+    /// state the same way. With the status page mapped this is a memory read, no system call.
+    public var stoppedBecause: StreamInterruption? {
+        switch state {
+        case .xrun: .xrun
+        case .suspended: .suspended
+        case .disconnected: .disconnected
+        case .other: .failed(ALSAError(code: -EIO, function: "snd_pcm_state"))
+        case .open, .setup, .prepared, .running, .draining, .paused: nil
+        }
+    }
+
     /// `recover(from:)` for a raw negative errno, e.g. one an alsa-lib call returned directly.
     public func recover(code: CInt) -> RecoveryOutcome {
         recover(from: StreamInterruption(code: code < 0 ? code : -code, function: "snd_pcm_recover"))

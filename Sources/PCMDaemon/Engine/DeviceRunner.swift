@@ -214,10 +214,19 @@ public final class DeviceRunner<Processor: PeriodProcessor>: Sendable {
                     continue
                 }
                 let ready = sleeping(since: &awakeSince) { poll(descriptors.baseAddress, nfds_t(filled + 1), pollTimeout) }
+                // An error or hang-up on the device's descriptors, or a poll that outlasted two
+                // buffers, may mean the stream stopped where nothing else says so (a removed
+                // card): its state tells.
+                var askState = ready == 0
                 if ready > 0 {
                     // The revents call is mandatory: it turns raw events into PCM readiness.
-                    _ = try? device.pcm.pollEvents(UnsafeMutableBufferPointer(rebasing: descriptors[..<filled]), count: filled)
+                    let events = (try? device.pcm.pollEvents(UnsafeMutableBufferPointer(rebasing: descriptors[..<filled]),
+                                                             count: filled)) ?? .error
+                    askState = !events.isDisjoint(with: [.error, .hangup])
                     if descriptors[filled].revents != 0 { control.wakeup.drain() }
+                }
+                if askState, let interruption = device.pcm.stoppedBecause {
+                    if let end = recover(interruption, &device, started: &started) { return end }
                 }
                 continue
             }
