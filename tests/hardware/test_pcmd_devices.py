@@ -1,9 +1,10 @@
-# pcmd serving several real cards at once (issue 13): with no --device, every card's devices served, listed by
-# `pcmctl devices` with the default marked, and `pcmctl default` followed by a client that names no device; a
-# playing stream moved from snd-aloop to the HDA card with nothing skipped or repeated; a card loaded after
-# pcmd started served and usable. (The two-cards-at-once test, a client on the HDA card and one on snd-aloop
-# bit-exact together, missed its HDA check once in three runs; it waits on the branch unplug-test until that
-# is understood.)
+# pcmd serving several real cards at once (issue 13): the HDA card and snd-aloop served by one daemon under
+# their stable names, a pcmplay client on each at the same time, both bit-exact (the HDA output in qemu's WAV
+# on the host, the loopback's in what arecord captures on its other end); with no --device, every card's
+# devices served, listed by `pcmctl devices` with the default marked, and `pcmctl default` followed by a
+# client that names no device; a playing stream moved from snd-aloop to the HDA card with nothing skipped or
+# repeated; a card loaded after pcmd started served and usable. (The card pulled mid-stream is in
+# test_unplug.py.)
 #
 # Buffers as in test_pcmd_clients: 4096-frame periods x 4 and 500 ms clients, because the emulated machine
 # stalls; these tests are about which device gets which bits, not latency.
@@ -41,6 +42,41 @@ def _pcmplay(t, socket, path, name: str, device: str | None) -> list[str]:
     if device is not None:
         command += ["--device", device]
     return command + [str(path)]
+
+
+@hwlib.timeout(300)
+def test_two_cards_two_clients_bit_exact(t):
+    hda = hwlib.hda_card()
+    loop = hwlib.load_driver("snd-aloop")
+    socket = t.tmp / "socket"
+    hda_name, loop_name = f"{hda.id},0", f"{loop.id},0"
+    # Every frame distinct on each card, and the two signals different from each other.
+    to_hda = hwlib.counter(hwlib.frames_for(1.5, RATE))
+    to_loop = hwlib.Audio((hwlib.counter(hwlib.frames_for(1.5, RATE)).frames.astype(np.int32) * -1 - 1).astype(np.int16), RATE)
+    # The HDA output loses a stream's last ~30 ms when it stops: silence after what is checked.
+    hda_path = hwlib.write_wav(t.tmp / "to-hda.wav", hwlib.pad(to_hda, after_seconds=0.3))
+    loop_path = hwlib.write_wav(t.tmp / "to-loop.wav", to_loop)
+    captured_path = t.dir / "loopback-capture.wav"
+
+    daemon = _pcmd(t, socket, "--device", hda_name, "--device", loop_name)
+    rows = _devices(t, socket)
+    hwlib.check([r["DEVICE"] for r in rows] == [hda_name, loop_name], f"devices listed: {rows}")
+    hwlib.check([r["DEFAULT"] for r in rows] == ["yes", "no"], f"the first device served is the default: {rows}")
+    # The loopback's other end records what pcmd plays into Loopback,0.
+    recorder = hwlib.start(["arecord", "-q", "-D", loop.hw(1, 0), "-f", "S16_LE", "-r", str(RATE), "-c", "2",
+                            "-d", "6", str(captured_path)])
+    hwlib.wait_for_state(loop, 1, "c", 0, "RUNNING")
+    players = [hwlib.start(_pcmplay(t, socket, hda_path, "to-hda", hda_name)),
+               hwlib.start(_pcmplay(t, socket, loop_path, "to-loop", loop_name))]
+    _wait_for_streams(t, socket, lambda rows: {"to-hda", "to-loop"} <= {r["NAME"] for r in rows}, "both players")
+    for player in players:
+        result = player.wait(timeout=120)
+        hwlib.check(not result.stderr.strip(), f"client complaint: {result.stderr.strip()}")
+    recorder.wait(timeout=120)
+    daemon.stop(check=True)
+    t.expect_hda(to_hda, label="the HDA card's client, served beside the loopback")
+    match = hwlib.assert_bit_exact(to_loop, hwlib.read_wav(captured_path))
+    t.log(f"the loopback's client found at frame {match.offset} of the capture")
 
 
 @hwlib.timeout(300)
