@@ -293,11 +293,11 @@ extension PCM {
 ///               runLoop(&pcm) }
 /// ```
 public final class Handoff<Value: ~Copyable>: Sendable {
-    private let slot: Mutex<Value?>
+    private let slot: Locked<Value?>
 
     /// Puts `value` in the box. `sending`: the caller must not keep any access to it.
     public init(_ value: consuming sending Value) {
-        slot = Mutex(Optional(value))
+        slot = Locked(Optional(value))
     }
 
     /// Takes the value out; `nil` if it was already taken.

@@ -46,7 +46,7 @@ final class PluginPCM: ExternalPCMDriver {
     private var pollSet: PluginPollSet
     /// alsa-lib calls prepare, drain and the poll callbacks without its own lock: an application
     /// may drive one PCM from several threads.
-    private let lock = Mutex<Void>(())
+    private let lock = Locked<Void>(())
     private var phase = Phase.unconfigured
     private var setup: ExternalPCMSetup?
     private var software: ExternalPCMSoftwareSetup?

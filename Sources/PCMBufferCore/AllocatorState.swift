@@ -1,5 +1,5 @@
 // The allocator's state and the kernel's pcm_memory.c logic over it, without locking:
-// SubstreamAllocator holds one AllocatorState in a Mutex and calls these methods under it.
+// SubstreamAllocator holds one AllocatorState under a lock and calls these methods under it.
 // Each method checks every argument before changing anything, so a refused call leaves the
 // state as it was. The one exception is the kernel's own: allocate frees the old runtime
 // buffer before it allocates the new one, so a failed allocation leaves the runtime empty.
@@ -35,7 +35,7 @@ struct Runtime {
 /// a dictionary lookup: mutating a struct value inside a Dictionary goes through a `_modify`
 /// coroutine whose frame is heap-allocated, and allocate/release must not allocate.
 // Safety: records live only in AllocatorState, which is only reached under the
-// SubstreamAllocator's Mutex; no reference to a record escapes the lock.
+// SubstreamAllocator's lock; no reference to a record escapes the lock.
 final class SubstreamRecord: @unchecked Sendable {
     /// `nil` until a preallocation call (the kernel's `SNDRV_DMA_TYPE_UNKNOWN`).
     var preallocation: Preallocation?
@@ -48,7 +48,7 @@ final class SubstreamRecord: @unchecked Sendable {
 }
 
 /// A card's accounting (`card->total_pcm_alloc_bytes`); a class for the same reason.
-// Safety: as for SubstreamRecord, only reached under the allocator's Mutex.
+// Safety: as for SubstreamRecord, only reached under the allocator's lock.
 final class CardAccount: @unchecked Sendable {
     var bytes = 0
 }

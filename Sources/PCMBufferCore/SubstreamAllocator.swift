@@ -1,5 +1,5 @@
 // The thread-safe façade of the substream buffer allocator: the kernel's PCM memory
-// management API (pcm_memory.c) for userspace substreams, one Mutex around AllocatorState.
+// management API (pcm_memory.c) for userspace substreams, one lock (`Locked`) around AllocatorState.
 // Not for the real-time thread: take the RuntimeBuffer once, then use it lock-free.
 
 import Synchronization
@@ -13,14 +13,14 @@ import Synchronization
 /// Every byte mapped is charged to the substream's card; a card may hold at most
 /// ``cardLimit`` bytes (the kernel's `max_alloc_per_card`, 32 MiB by default).
 ///
-/// All methods are thread-safe (they take an internal `Mutex`) and none is meant for a
+/// All methods are thread-safe (they take an internal lock) and none is meant for a
 /// real-time thread. A refused call throws a ``PCMMemoryError`` and changes nothing, except
 /// where the kernel itself changes state before failing (documented on the method).
 public final class SubstreamAllocator: Sendable {
     /// The kernel's default `max_alloc_per_card`: 32 MiB.
     public static let defaultCardLimit = ByteCount.mebibytes(32)
 
-    private let state: Mutex<AllocatorState>
+    private let state: Locked<AllocatorState>
 
     /// Creates an allocator with no PCMs.
     ///
@@ -37,7 +37,7 @@ public final class SubstreamAllocator: Sendable {
         preallocateDMA: Bool = true,
         backend: any MemoryBackend = SystemMemoryBackend()
     ) {
-        state = Mutex(
+        state = Locked(
             AllocatorState(
                 cardLimit: cardLimit?.value, maximumSubstreams: maximumSubstreams, preallocateDMA: preallocateDMA,
                 backend: backend))

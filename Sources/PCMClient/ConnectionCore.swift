@@ -1,5 +1,5 @@
 // The engine of an async client connection: the state every API call and the I/O thread share
-// (behind one Mutex), and the I/O thread itself. The thread owns the control channel
+// (behind one lock), and the I/O thread itself. The thread owns the control channel
 // (PCMClientCore's ControlChannel: socket, framer, received descriptors); it sends what calls
 // queue, decodes what the daemon sends, answers waiting requests by tag (mapping a new stream's
 // shared memory from the descriptors of its reply), applies events, and polls the eventfd of
@@ -10,6 +10,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import PCMBufferCore
 import PCMClientCore
 import PCMProtocol
 import Synchronization
@@ -65,7 +66,7 @@ struct ConnectionState {
 /// The shared half of a connection: state plus the way to wake the I/O thread.
 final class ConnectionCore: Sendable {
     /// All mutable state. Held only for short, non-blocking sections.
-    let state = Mutex(ConnectionState())
+    let state = Locked(ConnectionState())
     /// The I/O thread's doorbell. Owned here, not by the socket, so it stays open as long as
     /// anyone can ring it: a wake after the connection ended is a harmless eventfd write.
     private let wakeEvent: WakeEvent

@@ -1,6 +1,6 @@
 // What the async client library keeps per open stream, shared between the I/O thread (which
 // watches the stream's eventfd and the daemon's events) and the tasks calling the stream's
-// methods. Lives inside the connection's Mutex; never touched without it. The audio itself is
+// methods. Lives inside the connection's lock; never touched without it. The audio itself is
 // not here: it moves through the stream's shared ring (PCMClientCore's ClientStream), which the
 // stream's one writer or reader uses without any lock.
 

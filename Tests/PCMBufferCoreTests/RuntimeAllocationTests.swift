@@ -202,7 +202,7 @@ struct AllocatorThreadTests {
         let allocator = SubstreamAllocator(cardLimit: nil)
         try allocator.addPCM(card: 0, device: 0, playbackSubstreams: 4, captureSubstreams: 0)
         try allocator.preallocateForAll(card: 0, device: 0, type: .continuous, size: .kibibytes(16), max: .kibibytes(16))
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         let threads = (0..<4).map { sub in
             Thread {
                 let id = SubstreamID.playback(sub)

@@ -8,7 +8,7 @@ import Synchronization
 /// `largestAllocation`, or when the bytes it has handed out in total would pass `totalLimit`.
 final class LimitedMemoryBackend: MemoryBackend {
     private let largestAllocation: Int
-    private let requestLog = Mutex<[Int]>([])
+    private let requestLog = Locked<[Int]>([])
     private let system = SystemMemoryBackend()
 
     init(largestAllocation: ByteCount) {

@@ -49,12 +49,12 @@ final class ScriptedDaemon: Sendable {
     /// The client's descriptor, to hand to `PCMConnection.connect(adopting:)`.
     let clientFD: Int32
     /// Every message received from the client, in order.
-    let received = Mutex<[Envelope]>([])
+    let received = Locked<[Envelope]>([])
     /// Errors the daemon saw decoding the client's bytes.
-    let decodeErrors = Mutex<[ProtocolError]>([])
+    let decodeErrors = Locked<[ProtocolError]>([])
     private let responder: @Sendable (Envelope, ScriptedDaemon) -> Void
     /// Streams opened so far, by number.
-    let streams = Mutex<[StreamID: ScriptedStream]>([:])
+    let streams = Locked<[StreamID: ScriptedStream]>([:])
     private let allocator = SubstreamAllocator()
     private let nextSubstream = Atomic<Int>(0)
     private let served = Atomic<Bool>(true)

@@ -1,6 +1,7 @@
 // Tests for the watchdog rule (ping only while every audio thread completes periods) and for the
 // service that applies it: pings while progressing, silence while stalled, STOPPING=1 at shutdown.
 import Logging
+import PCMBufferCore
 import PCMDaemon
 import ServiceLifecycle
 import ServiceLifecycleTestKit
@@ -10,7 +11,7 @@ import Testing
 
 /// A notifier that records what would have been sent, optionally failing every send.
 final class RecordingNotifier: SystemdNotifying {
-    private let sent = Mutex<[[SystemdNotification]]>([])
+    private let sent = Locked<[[SystemdNotification]]>([])
     private let failure: SystemdNotifyError?
 
     init(failingWith failure: SystemdNotifyError? = nil) {

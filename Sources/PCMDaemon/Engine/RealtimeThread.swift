@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import CLinux
+import PCMBufferCore
 import Synchronization
 
 /// What scheduling a real-time thread actually got, reported once in the log.
@@ -54,7 +55,7 @@ public struct Wakeup: ~Copyable, @unchecked Sendable {
 
 /// A joinable pthread running one closure, optionally under SCHED_FIFO.
 public final class RealtimeThread: Sendable {
-    private let handle: Mutex<pthread_t?>
+    private let handle: Locked<pthread_t?>
     private let report: SchedulingReport
 
     /// Starts `body` on a new thread named `name` (Linux keeps 15 characters). A priority of 0
@@ -73,7 +74,7 @@ public final class RealtimeThread: Sendable {
             throw .system(call: "pthread_create", errno: result)
         }
         self.report = report
-        self.handle = Mutex(thread)
+        self.handle = Locked(thread)
     }
 
     /// The scheduling the thread got; nil until the thread has started.
@@ -88,7 +89,7 @@ public final class RealtimeThread: Sendable {
 
 /// Where the new thread records what the scheduler granted it.
 private final class SchedulingReport: Sendable {
-    let outcome = Mutex<SchedulingOutcome?>(nil)
+    let outcome = Locked<SchedulingOutcome?>(nil)
 }
 
 /// What the new thread needs; retained across pthread_create.

@@ -46,7 +46,7 @@ public final class SlotTable: Sendable {
     public let direction: StreamDirection
     private let allocator: SubstreamAllocator
     /// Serialises claims among socket-side threads (never taken by the audio thread).
-    private let claims = Mutex<Void>(())
+    private let claims = Locked<Void>(())
     /// Set by the audio thread around each period's processing, so a closing owner knows
     /// whether it may be looking at a ring.
     let insidePeriod = Atomic<Bool>(false)

@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import PCMProtocol
+import PCMBufferCore
 import Synchronization
 
 /// One device the daemon serves.
@@ -50,12 +51,12 @@ public struct ServedDevice: Sendable {
 /// served from the start and those a card plugged in later added (`HotplugService`). Devices
 /// are only ever added; one that goes away stays, failed, and comes back under its id.
 public final class DeviceRegistry: Sendable {
-    private let served: Mutex<[ServedDevice]>
+    private let served: Locked<[ServedDevice]>
     /// Tells the socket server that the list changed (it watches the new devices' eventfds and
     /// tells its clients).
-    private let changed: Mutex<(@Sendable () -> Void)?> = Mutex(nil)
+    private let changed: Locked<(@Sendable () -> Void)?> = Locked(nil)
 
-    public init(_ devices: [ServedDevice]) { served = Mutex(devices) }
+    public init(_ devices: [ServedDevice]) { served = Locked(devices) }
 
     /// The devices now, in id order.
     public var devices: [ServedDevice] { served.withLock { $0 } }

@@ -11,14 +11,15 @@ import CLinux
 import Logging
 import PCMProtocol
 import ServiceLifecycle
+import PCMBufferCore
 import Synchronization
 
 /// Hands out PCMBufferCore card numbers to devices added while running. Client cards are
 /// numbered from 100 + 2 × card, so device cards stay below 50.
 final class CardCounter: Sendable {
-    private let next: Mutex<Int>
+    private let next: Locked<Int>
 
-    init(next: Int) { self.next = Mutex(next) }
+    init(next: Int) { self.next = Locked(next) }
 
     /// The next free card number; throws once 50 devices were served.
     func take() throws(DaemonError) -> Int {

@@ -7,6 +7,7 @@
 // and nothing a client sends can forge another entry or reach a terminal as a control sequence.
 import Logging
 import PCMProtocol
+import PCMBufferCore
 import Synchronization
 import SystemPackage
 
@@ -174,7 +175,7 @@ public struct JournalLogHandler: LogHandler {
 
     /// Serializes writers across every handler in the process: a message is one `write`, and the
     /// lock keeps a partial write's remainder from being interleaved with another message.
-    private static let writeLock = Mutex<Void>(())
+    private static let writeLock = Locked<Void>(())
 
     /// Writes all of `text`; a log line that cannot be written has nowhere else to be reported.
     private static func write(_ text: String, to output: FileDescriptor) {
