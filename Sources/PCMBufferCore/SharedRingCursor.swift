@@ -34,25 +34,12 @@ public struct SharedRingCursor: ~Copyable {
         bytesPerFrame = memory.geometry.layout.bytesPerFrame
     }
 
-    /// Frames the ring holds between the two positions, clamped to the ring: a daemon position
-    /// ahead of the client's (playback) or more than a ring behind it reads as an empty (or, for
-    /// capture, a full) ring, so no region computed from it can leave the ring.
-    public var filledFrames: UInt64 {
-        let daemon = memory.daemonPosition()
-        switch memory.geometry.direction {
-        case .playback:
-            let filled = position &- daemon
-            return filled > bufferFrames ? bufferFrames : filled
-        case .capture:
-            let filled = daemon &- position
-            return filled > bufferFrames ? 0 : filled
-        }
-    }
+    /// Frames the ring holds between the client's position and the daemon's, clamped to the
+    /// ring (``SharedStreamMemory/filledFrames(clientPosition:)``).
+    public var filledFrames: UInt64 { memory.filledFrames(clientPosition: position) }
 
     /// Playback: frames that may be written now. Capture: frames that may be read now.
-    public var availableFrames: UInt64 {
-        memory.geometry.direction == .playback ? bufferFrames - filledFrames : filledFrames
-    }
+    public var availableFrames: UInt64 { memory.availableFrames(clientPosition: position) }
 
     /// The next contiguous region to fill (playback) or empty (capture), at most `maxFrames`;
     /// empty when nothing is available. A region never wraps: call again after a commit to

@@ -78,6 +78,32 @@ extension SharedStreamMemory {
         pcm_shm_store_waiting(control, waiting ? 1 : 0)
     }
 
+    // MARK: Client: how full the ring is
+
+    /// Frames the ring holds between `clientPosition` and the daemon's position, clamped to the
+    /// ring: a daemon position ahead of the client's (playback) or more than a ring behind it
+    /// reads as an empty (or, for capture, a full) ring, so no region computed from it can leave
+    /// the ring.
+    public func filledFrames(clientPosition: UInt64) -> UInt64 {
+        let daemon = daemonPosition()
+        let ring = UInt64(geometry.bufferFrames.value)
+        switch geometry.direction {
+        case .playback:
+            let filled = clientPosition &- daemon
+            return filled > ring ? ring : filled
+        case .capture:
+            let filled = daemon &- clientPosition
+            return filled > ring ? 0 : filled
+        }
+    }
+
+    /// Playback: frames that may be written after `clientPosition`. Capture: frames that may be
+    /// read.
+    public func availableFrames(clientPosition: UInt64) -> UInt64 {
+        let filled = filledFrames(clientPosition: clientPosition)
+        return geometry.direction == .playback ? UInt64(geometry.bufferFrames.value) - filled : filled
+    }
+
     // MARK: Daemon: load once (acquire loads), then validate
 
     /// The client's position, for ``SharedRingValidation``. Call it once per period and use

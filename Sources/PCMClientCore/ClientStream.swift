@@ -121,12 +121,15 @@ public final class ClientStream: @unchecked Sendable {
         return frames
     }
 
-    /// Device frames that may be written (playback) or read (capture) now.
-    public var availableFrames: Int { Int(cursor.availableFrames) }
+    /// Device frames that may be written (playback) or read (capture) now. Safe from any thread
+    /// (as ``filledFrames``).
+    public var availableFrames: Int { Int(memory.availableFrames(clientPosition: memory.loadClientPosition())) }
 
     /// Device frames in the ring: written and not yet played (playback), captured and not yet
-    /// read (capture).
-    public var filledFrames: Int { Int(cursor.filledFrames) }
+    /// read (capture). Safe from any thread, while the stream's one writer or reader works: it
+    /// reads the positions both sides published in the shared memory (this side's after its
+    /// last commit), never the writer's cursor, which another thread must not touch.
+    public var filledFrames: Int { Int(memory.filledFrames(clientPosition: memory.loadClientPosition())) }
 
     // MARK: - Copies (client format)
 

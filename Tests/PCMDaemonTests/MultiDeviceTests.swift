@@ -6,6 +6,7 @@ import ALSA
 import Foundation
 import PCMBufferCore
 import PCMClient
+import PCMClientCore
 import PCMDaemon
 import PCMProtocol
 import Testing
@@ -234,6 +235,29 @@ struct MultiDeviceTests {
         let result = try daemon.stop()
         #expect(result.status == 0, "\(result.log)")
         expectBitExact(try daemon.playedSamples(), frames, "the rescued stream")
+    }
+
+    @Test("rescue-streams = no: a stream asked of a device that is gone is refused with deviceUnavailable, the other device still serves")
+    func goneDeviceNotRescued() async throws {
+        let dir = try temporaryDirectory()
+        let daemon = try await ServedDaemon.start(["--device", "hw:Ghost,0", "--device", "playout", "--period", "256",
+                                                   "--rescue-streams", "no"], directory: dir)
+        let client = try BlockingConnection.connect(path: daemon.socket, clientName: "unrescued")
+        var refusal: ErrorReply?
+        do throws(ClientCoreError) {
+            let stream = try client.open(OpenStream(direction: .playback, format: stereo16, device: AudioDeviceID(1)))
+            try client.close(stream)
+        } catch {
+            guard case .refused(let reply) = error else { throw error }
+            refusal = reply
+        }
+        #expect(refusal?.code == .deviceUnavailable, "\(String(describing: refusal))")
+        // The refusal is for that stream alone: the same connection opens on the device that is there.
+        let stream = try client.open(OpenStream(direction: .playback, format: stereo16, device: AudioDeviceID(2)))
+        #expect(stream.opened.device == AudioDeviceID(2))
+        try client.close(stream)
+        let result = try daemon.stop()
+        #expect(result.status == 0, "\(result.log)")
     }
 
     @Test("a device that cannot be opened is left out, said in the log, and the other one plays")

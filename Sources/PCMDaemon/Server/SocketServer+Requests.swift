@@ -78,6 +78,8 @@ extension SocketServer {
                 switch error {
                 case .noSuchDevice(let device):
                     refuse(.noSuchDevice, "no device \(device.rawValue): \(servedDevicesText) (0 means the default)")
+                case .deviceUnavailable(let device):
+                    refuse(.deviceUnavailable, "device \(device.rawValue) is gone (rescue-streams = no): open on another device, or wait for it to come back")
                 case .tooManyStreams(let limit): refuse(.tooManyStreams, "all \(limit) streams are in use")
                 case .tooManyClientStreams(let limit):
                     refuse(.tooManyClientStreams, "this connection already has \(limit) streams, its limit (max-streams-per-client)")
@@ -242,10 +244,14 @@ extension SocketServer {
     func openStream(_ request: OpenStream, for session: ClientSession) throws(StreamOpenFailure) -> (ServerStream, StreamOpened) {
         // §4: 0 is the default device; any other number must name a device the daemon has.
         guard var device = engine.device(request.device) else { throw .noSuchDevice(request.device) }
-        // A device that is gone gets no new streams while another can take them (rescue-streams).
-        if configuration.rescueStreams, device.controls.contains(where: \.isLost),
-           let (rescuer, _) = rescueTarget(for: request.direction, avoiding: lostDevices) {
-            device = rescuer
+        // A device that is gone gets no new streams: they open on a rescuer (rescue-streams), or
+        // are refused as the streams it had were closed (rescue-streams = no).
+        if device.controls.contains(where: \.isLost) {
+            if configuration.rescueStreams, let (rescuer, _) = rescueTarget(for: request.direction, avoiding: lostDevices) {
+                device = rescuer
+            } else if !configuration.rescueStreams {
+                throw .deviceUnavailable(device.id)
+            }
         }
         guard totalStreams < configuration.maxStreams else { throw .tooManyStreams(limit: configuration.maxStreams) }
         guard session.streams.count < configuration.maxStreamsPerClient else {
@@ -370,6 +376,8 @@ extension SocketServer {
 /// Why a stream could not be opened; each case becomes an error reply.
 enum StreamOpenFailure: Error {
     case noSuchDevice(AudioDeviceID)
+    /// The device went away and `rescue-streams = no` keeps its streams from moving elsewhere.
+    case deviceUnavailable(AudioDeviceID)
     case tooManyStreams(limit: Int)
     case tooManyClientStreams(limit: Int)
     case unsupportedFormat(String)
