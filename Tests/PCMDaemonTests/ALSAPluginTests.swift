@@ -73,6 +73,14 @@ struct PluginEnvironment {
             "LC_ALL": "C",
         ]
         if let socket { variables["PCMD_SOCKET"] = socket }
+        // Under scripts/sanitize the plugin is instrumented, and an application that is not cannot
+        // load it without the sanitizer's runtime: preload it, so the plugin is checked inside the
+        // real applications. Their own leaks (alsa-lib's global config cache) are not pcmd's.
+        let parent = ProcessInfo.processInfo.environment
+        if let runtime = parent["PCMD_SANITIZER_RUNTIME"] {
+            variables["LD_PRELOAD"] = runtime
+            if let options = parent["ASAN_OPTIONS"] { variables["ASAN_OPTIONS"] = options + ":detect_leaks=0" }
+        }
         self.directory = directory
         self.variables = variables
     }
