@@ -44,7 +44,11 @@ run() {
     say "\$ $*"
     local status=0
     "$@" 2>&1 || status=$?
-    [ "$status" -eq 0 ] || say "[exit $status]"
+    if [ "$status" -ne 0 ]; then
+        say "[exit $status]"
+        # What the reason names if this failure ends the check (see run_one).
+        printf '%s exited with status %s\n' "$*" "$status" >"$test_dir/last-failure"
+    fi
     return "$status"
 }
 
@@ -150,6 +154,12 @@ t_socket_activation() {
     # The first client: pcmctl connects to the socket systemd holds, which starts pcmd.
     run timeout 120 pcmctl devices --socket "$system_socket"
     expect_equal "pcmd.service after the first client" active "$(prop pcmd.service ActiveState)"
+    # Starting the service must not take the socket from the audio group (a RuntimeDirectory= of the
+    # DynamicUser service once did: it chowned /run/pcmd and the socket to the dynamic user).
+    run namei -l "$system_socket"
+    expect_equal "the socket once pcmd runs (type owner:group mode)" "socket root:audio 660" \
+        "$(stat -L -c '%F %U:%G %a' "$system_socket")"
+    expect_equal "/run/pcmd (type owner mode)" "directory root 755" "$(stat -c '%F %U %a' /run/pcmd)"
     run journal_since "$cursor" -u pcmd.service
     journal_has "$cursor" "Started pcmd.service" -u pcmd.service ||
         journal_has "$cursor" "Started pcmd sound server" -u pcmd.service ||
@@ -198,9 +208,7 @@ t_hardened_unit_streams_to_hda() {
     if run nsenter -t "$pid" -m touch /usr/pcmd-vmtest-probe; then fail "/usr is writable in pcmd's namespace: ProtectSystem= is not in force"; fi
     say "DynamicUser, the audio group, seccomp, no capabilities, a private /dev with /dev/snd, a read-only /usr: in force"
     run pcmctl devices --socket "$system_socket"
-    run ls -la /run/pcmd
     run as_user id
-    run namei -l "$system_socket"
     # A member of the audio group plays through the socket; the counter must reach the card unchanged.
     play_as_user_on_system_pcmd system
     declare_hda system "a frame counter played with pcmplay through the hardened system pcmd"
@@ -265,7 +273,7 @@ t_watchdog_restarts_hung_audio_thread() {
         systemctl stop pcmd-vmtest-fifo-holder.service 2>/dev/null || true
         systemctl restart pcmd.service
     }
-    trap restore EXIT
+    cleanup=restore
     mkdir -p /run/pcmd-vmtest
     rm -f "$fifo"
     mkfifo -m 0666 "$fifo"
@@ -302,7 +310,7 @@ EOF
     expect_equal "NRestarts" $((restarts + 1)) "$(prop pcmd.service NRestarts)"
     # The restarted pcmd takes clients (its audio thread will hang again: the FIFO is still full).
     run timeout 60 pcmctl devices --socket "$system_socket"
-    trap - EXIT
+    cleanup=
     restore
     wait_for 60 "pcmd runs again on the HDA card" service_is_running pcmd.service
     run timeout 120 pcmctl devices --socket "$system_socket"
@@ -328,7 +336,8 @@ t_user_units() {
     uid=$(uid_of_test_user)
     # The card is one: the system pcmd gives it up for the user's.
     run systemctl stop pcmd.socket pcmd.service
-    trap 'systemctl start pcmd.socket' EXIT
+    restart_system_socket() { systemctl start pcmd.socket; }
+    cleanup=restart_system_socket
     run loginctl enable-linger "$test_user"
     wait_for 90 "user@$uid.service (systemd --user) runs" systemctl is-active --quiet "user@$uid.service"
     run ps -o pid,user,cmd -u "$test_user"
@@ -439,15 +448,32 @@ run_all() {
     sync
 }
 
+# At the end of a check: its cleanup (a check sets `cleanup` to a function that undoes its changes,
+# whatever the outcome), and a reason for a failure that did not give one.
+on_exit() {
+    local status=$?
+    if [ -n "${cleanup:-}" ]; then
+        say "cleanup: $cleanup"
+        "$cleanup" 2>&1 || say "cleanup $cleanup failed"
+    fi
+    if [ "$status" -ne 0 ] && [ ! -s "$test_dir/reason" ]; then
+        if [ -s "$test_dir/last-failure" ]; then cp "$test_dir/last-failure" "$test_dir/reason"
+        else echo "exited with status $status" >"$test_dir/reason"; fi
+    fi
+    exit "$status"
+}
+
 run_one() {
     local function=$1
     test_dir=$2
     test_id=${TEST_ID:?}
     results=$(dirname "$(dirname "$test_dir")")
     # A command that fails the check names itself in the reason.
-    # (set -E: in functions too. A failing `return` is skipped: its caller's line names the command.)
+    # A command that fails the check (set -e) names itself in the reason: the ERR trap (set -E: in
+    # functions too) records it, except a failing `return`, which run() has already described.
     set -E
     trap 'status=$?; case $BASH_COMMAND in return*) ;; *) [ -s "$test_dir/reason" ] || printf "command failed (status %s) at guest.sh line %s: %s\n" "$status" "$LINENO" "$BASH_COMMAND" >"$test_dir/reason" ;; esac' ERR
+    trap on_exit EXIT
     say "$test_id ($function)"
     "$function"
     say "passed"
