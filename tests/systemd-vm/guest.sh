@@ -302,7 +302,12 @@ EOF
     # The daemon itself still answers: only the audio thread is stuck, in a write to the full pipe.
     run timeout 60 pcmctl devices --socket "$system_socket"
     run sh -c "grep -H . /proc/$pid/task/*/comm /proc/$pid/task/*/wchan" || true
-    grep -q pipe_write /proc/"$pid"/task/*/wchan || fail "no thread of pcmd is blocked writing to the pipe"
+    # The audio thread (pcmd-playback) is the one blocked in the pipe's write; no other thread is.
+    local task blocked=""
+    for task in /proc/"$pid"/task/*; do
+        [ "$(cat "$task/wchan" 2>/dev/null)" = pipe_write ] && blocked+="$(cat "$task/comm") "
+    done
+    expect_equal "the threads blocked in pipe_write" "pcmd-playback " "$blocked"
     wait_for "$restart_deadline" "systemd restarted pcmd (a new MainPID, running)" restarted_from "$pid"
     say "restarted $((SECONDS - started)) s after the restart that opened the FIFO device: MainPID $(pcmd_main_pid)"
     wait_for 30 "the journal shows systemd's watchdog timeout for pcmd.service" watchdog_in_journal "$cursor"
