@@ -85,3 +85,10 @@ require_vng() {
     ) 9>"$venv.lock" || return 1
     export PATH="$venv/bin:$PATH"
 }
+
+# Packages the systemd VM tier (scripts/test-systemd-vm) needs on the host: qemu and Debian's kernel (as for
+# hwtest), mmdebstrap to make the guest's own Debian root, e2fsprogs to turn that root into a disk image
+# (mkfs.ext4 -d, no loop mount), kmod for depmod, systemd for `systemctl --root` (enabling the units in the
+# image), and Debian's python3 with numpy for hwlib (the test signals, and the bit-exact check of the HDA
+# output on the host).
+PCMD_SYSTEMD_VM_PACKAGES=(qemu-system-x86 linux-image-amd64 mmdebstrap e2fsprogs kmod systemd python3 python3-numpy)

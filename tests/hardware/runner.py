@@ -3,6 +3,7 @@
 #   runner.py list  [-k PATTERN]...                 print the test ids (no VM needed)
 #   runner.py guest --results DIR [-k PATTERN]...   inside the VM: run the tests, write DIR/results.json
 #   runner.py host  --results DIR                   on the host after the VM exited: HDA checks, summary
+# scripts/test-systemd-vm uses the host mode too (--title), for the results.json its guest script writes.
 # The summary ends with the line "N passed, N failed"; the exit status is 1 if anything failed.
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def _dmesg() -> str:
 
 # ---- host ----
 
-def run_host(results: Path, vm_status: int) -> int:
+def run_host(results: Path, vm_status: int, title: str = "hardware tests") -> int:
     """Merges the guest's results with the HDA checks and prints the summary. A VM that exited with an error
     although every test passed is a failure of its own (vm::exit)."""
     outcomes: dict[str, Outcome] = {}
@@ -213,7 +214,7 @@ def run_host(results: Path, vm_status: int) -> int:
         outcomes["vm::exit"] = Outcome("vm::exit", False, reason=f"the VM run ended with status {vm_status}")
     passed = sum(1 for i in order if outcomes[i].passed)
     failed = len(order) - passed
-    print("\nhardware tests (results in %s):" % results)
+    print("\n%s (results in %s):" % (title, results))
     for test_id in order:
         outcome = outcomes[test_id]
         print(f"  {'PASS' if outcome.passed else 'FAIL'}  {test_id}  ({outcome.seconds:.1f} s)")
@@ -247,6 +248,7 @@ def main() -> int:
     parser.add_argument("mode", choices=["list", "guest", "host"])
     parser.add_argument("--results", type=Path)
     parser.add_argument("--vm-status", type=int, default=0, help="host mode: exit status of the VM run")
+    parser.add_argument("--title", default="hardware tests", help="host mode: what the summary calls the tests")
     parser.add_argument("-k", dest="patterns", action="append", default=[],
                         help="run only tests whose id contains this text (repeatable: any may match)")
     args = parser.parse_args()
@@ -256,7 +258,7 @@ def main() -> int:
         return 0
     if args.results is None:
         parser.error(f"{args.mode} needs --results")
-    return run_guest(args.results, args.patterns) if args.mode == "guest" else run_host(args.results, args.vm_status)
+    return run_guest(args.results, args.patterns) if args.mode == "guest" else run_host(args.results, args.vm_status, args.title)
 
 
 if __name__ == "__main__":
