@@ -43,7 +43,10 @@ public struct StreamVolume: Hashable, Sendable {
 /// integer sums below 2^53, i.e. over four million full-scale s32 streams), gain is a
 /// multiplication in double precision, and `finish` rounds to nearest and saturates at the
 /// format's limits. So for integer formats the mix of streams at unity gain is exactly their
-/// saturated integer sum, and a single stream at unity is copied bit-exactly. Float devices are
+/// saturated integer sum, and a single stream at unity is copied bit-exactly. An s16 period in
+/// which every stream and the master are at unity (the usual desktop) is summed in an Int32
+/// accumulator instead (`WholeMixKernels`), with the same result; the first volume in the period
+/// moves the sum so far into the Double accumulator. Float devices are
 /// mixed the same way and clamped to ±1.0; a NaN from a misbehaving client is replaced by 0
 /// before it can spoil other streams.
 public struct Mixer: ~Copyable {
@@ -58,6 +61,11 @@ public struct Mixer: ~Copyable {
     public var master: StreamVolume = .unity
 
     private let accumulator: UnsafeMutablePointer<Double>
+    /// The s16 unity-gain sum, used while `summingWhole` holds.
+    private let wholeAccumulator: UnsafeMutablePointer<Int32>
+    /// True while this period's sum is in `wholeAccumulator`: an s16 device, and every stream
+    /// added so far at unity gain.
+    private var summingWhole = false
     private var periodFrames = 0
     /// How many accumulator samples hold data this period; the rest are treated as silence.
     /// Lets the first stream store instead of add, so the accumulator is never cleared separately.
@@ -70,10 +78,12 @@ public struct Mixer: ~Copyable {
         self.layout = layout
         self.maxFrames = maxFrames
         accumulator = .allocate(capacity: maxFrames.value * layout.channels)
+        wholeAccumulator = .allocate(capacity: layout.format == .s16 ? maxFrames.value * layout.channels : 0)
     }
 
     deinit {
         accumulator.deallocate()
+        wholeAccumulator.deallocate()
     }
 
     /// Starts a period of `frames` frames with no streams in it yet.
@@ -82,6 +92,7 @@ public struct Mixer: ~Copyable {
         precondition(frames.value >= 0 && frames.value <= maxFrames.value, "period longer than maxFrames")
         periodFrames = frames.value
         filledSamples = 0
+        summingWhole = layout.format == .s16
     }
 
     /// Adds `frames` frames of one stream, in the device's layout, at `volume`. A stream with
@@ -97,10 +108,22 @@ public struct Mixer: ~Copyable {
         guard gain > 0, samples > 0, let base = source.baseAddress else { return }
 
         let stored = min(samples, filledSamples)
-        let acc = accumulator
-        MixKernels.accumulate(
-            layout.format, from: base, into: acc, adding: stored, storing: samples - stored, gain: Double(gain))
+        if summingWhole, gain == 1 {
+            WholeMixKernels.accumulate(from: base, into: wholeAccumulator, adding: stored, storing: samples - stored)
+        } else {
+            leaveWholeSum()
+            MixKernels.accumulate(
+                layout.format, from: base, into: accumulator, adding: stored, storing: samples - stored, gain: Double(gain))
+        }
         filledSamples = max(filledSamples, samples)
+    }
+
+    /// Moves the period's integer sum into the Double accumulator, before the first stream with
+    /// a volume is added: the sums are exact integers, so nothing changes but the representation.
+    private mutating func leaveWholeSum() {
+        guard summingWhole else { return }
+        WholeMixKernels.widen(wholeAccumulator, into: accumulator, samples: filledSamples)
+        summingWhole = false
     }
 
     /// Writes the mix, after master volume, rounding and saturation, into `destination` (the
@@ -113,7 +136,12 @@ public struct Mixer: ~Copyable {
         guard samples > 0, let base = destination.baseAddress else { return }
         let gain = master.effectiveGain
         let mixed = gain > 0 ? filledSamples : 0
-        MixKernels.store(layout.format, from: accumulator, into: base, samples: mixed, gain: Double(gain))
+        if summingWhole, gain == 1 {
+            WholeMixKernels.store(from: wholeAccumulator, into: base, samples: mixed)
+        } else {
+            if summingWhole { WholeMixKernels.widen(wholeAccumulator, into: accumulator, samples: mixed) }
+            MixKernels.store(layout.format, from: accumulator, into: base, samples: mixed, gain: Double(gain))
+        }
         if mixed < samples {
             (base + mixed * bytes).initializeMemory(as: UInt8.self, repeating: 0, count: (samples - mixed) * bytes)
         }

@@ -96,6 +96,45 @@ struct MixerTests {
         #expect(doubled.integers == [2000, 6, -6, 32767, -32768, 10])
     }
 
+    // s16 at unity is summed in Int32 (WholeMixKernels); these pin that path to the Double one.
+
+    @Test("s16: unity streams, then one with a volume, then unity again, some late: one exact sum, rounded once")
+    func s16LeavesTheIntegerSum() {
+        var random = TestRandom(seed: 16)
+        let count = 512
+        let a = (0..<count).map { _ in random.sample(.s16) }
+        let b = (0..<(count / 2)).map { _ in random.sample(.s16) }  // late: half the period
+        let c = (0..<count).map { _ in random.sample(.s16) }
+        let d = (0..<count).map { i in i < 8 ? Int64(Int16.max) : random.sample(.s16) }
+        let output = mix([(Samples(format: .s16, integers: a), .unity, nil), (Samples(format: .s16, integers: b), .unity, count / 4),
+                          (Samples(format: .s16, integers: c), StreamVolume(gain: 0.5), nil),
+                          (Samples(format: .s16, integers: d), .unity, nil)],
+                         layout: FrameLayout(format: .s16, channels: 2), frames: count / 2)
+        for i in 0..<count {
+            let sum = Double(a[i] + (i < b.count ? b[i] : 0) + d[i]) + Double(c[i]) * 0.5
+            let expected = Int64(min(max(sum.rounded(.toNearestOrEven), -32768), 32767))
+            #expect(output[integer: i] == expected, "sample \(i)")
+        }
+    }
+
+    @Test("s16: a master volume applies to the exact integer sum, beyond full scale included")
+    func s16MasterOnIntegerSum() {
+        let a = Samples(format: .s16, integers: [32767, -32768, 3, 1, -1, 100])
+        let b = Samples(format: .s16, integers: [32767, -32768, 0, 0, 0, -101])
+        let half = mix([(a, .unity, nil), (b, .unity, nil)], layout: FrameLayout(format: .s16, channels: 2), frames: 3,
+                       master: StreamVolume(gain: 0.5))
+        // (max + max) / 2 = max: the sum is not saturated before the master gain; 1.5 rounds to 2, ±0.5 to 0.
+        #expect(half.integers == [32767, -32768, 2, 0, 0, 0])
+    }
+
+    @Test("s16: 300 full-scale streams saturate, never wrap")
+    func s16ManyStreams() {
+        let loud = Samples(format: .s16, integers: [32767, -32768, 32767, -32768])
+        let output = mix(Array(repeating: (loud, StreamVolume.unity, nil), count: 300),
+                         layout: FrameLayout(format: .s16, channels: 2), frames: 2)
+        #expect(output.integers == [32767, -32768, 32767, -32768])
+    }
+
     @Test("master volume applies to the sum after mixing; master mute is silence")
     func master() {
         let a = Samples(format: .s32, integers: [Int64(Int32.max), 100, -100, 1])
