@@ -12,22 +12,8 @@ from pathlib import Path
 
 import hwlib
 
-from test_pcmd_clients import CLIENT_LATENCY_MS, PERIOD, _pcmctl, _wait_for_streams
-from test_pcmd_devices import _devices
-
-
-def _pcmd(t, socket, *args: str) -> hwlib.Background:
-    daemon = hwlib.start([str(t.product("pcmd")), "--socket", str(socket), "--state-directory", str(t.tmp / "state"),
-                          *PERIOD, *args])
-    deadline = time.monotonic() + 60
-    while hwlib.run(_pcmctl(t, socket, "devices"), check=False, timeout=60).returncode != 0:
-        if not daemon.running():
-            result = daemon.wait(check=False)
-            hwlib.fail(f"pcmd exited with status {result.returncode} before serving clients:\n{result.stderr[-3000:]}")
-        if time.monotonic() > deadline:
-            hwlib.fail(f"pcmd did not serve {socket} within 60 s")
-        time.sleep(0.2)
-    return daemon
+from test_pcmd_clients import CLIENT_LATENCY_MS, _wait_for_streams
+from test_pcmd_devices import _devices, _pcmd
 
 
 def _wait_until(condition, what: str, timeout: float):
