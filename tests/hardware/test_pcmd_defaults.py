@@ -7,6 +7,7 @@
 # for startup and the buffers, and count underruns and xruns exactly.
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import hwlib
@@ -32,6 +33,12 @@ def _pcmd_at_defaults(t, card: hwlib.Card, socket) -> hwlib.Background:
             hwlib.fail(f"pcmd did not serve {socket} within 60 s")
         time.sleep(0.2)
     return daemon
+
+
+def _logged_at(line: str) -> float:
+    """The time (seconds since the epoch) of a pcmd log line, from its ISO 8601 UTC timestamp."""
+    stamp = line.split(" ", 1)[0]
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 def _thread_cpu(pid: int) -> dict[str, float]:
@@ -87,6 +94,7 @@ def _play_at_defaults(t, rates: list[int]) -> None:
     _wait_for_streams(t, socket, lambda rows: names <= {r["NAME"] for r in rows if r["STATE"] == "running"},
                       "every player running")
     xruns_at_start = _device_xruns_now(t, socket)
+    all_running_at = time.time()
     t.log(f"device xruns while the players started: {xruns_at_start}")
     failures = []
     # The audio thread wakes every two periods for clients at the default latency (issue 10, item 6):
@@ -118,9 +126,18 @@ def _play_at_defaults(t, rates: list[int]) -> None:
         failures.append(f"{xruns} device xruns while the players played")
     # Elapsed time against frames played (issue 12): the audio thread compares the device's position
     # with the clock at every wake and warns when a buffer was skipped or played twice without an xrun.
+    # Counted, like the xruns, from the moment every player runs: the same start-up stalls of the
+    # emulated machine (the whole guest frozen for more than the 64 ms buffer while programs load)
+    # make snd-dummy, whose position is the time elapsed modulo the buffer, skip a buffer then (seen
+    # once, 0.75 s after the device started, with only silence playing). The thread's events reach the
+    # log within a second (EventLogService), so a line logged in the second after that moment may be
+    # from before it.
     jumps = [line for line in stopped.stderr.splitlines() if "device position jumped" in line]
-    if jumps:
-        failures.append(f"{len(jumps)} position jumps without an xrun: {jumps[:3]}")
+    late = [line for line in jumps if _logged_at(line) > all_running_at + 1.0]
+    if len(jumps) > len(late):
+        t.log(f"position jumps while the players started (not counted): {jumps[:len(jumps) - len(late)]}")
+    if late:
+        failures.append(f"{len(late)} position jumps without an xrun: {late[:3]}")
     hwlib.check(not failures, "; ".join(failures))
 
 
