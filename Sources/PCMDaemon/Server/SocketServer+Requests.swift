@@ -247,11 +247,8 @@ extension SocketServer {
         // A device that is gone gets no new streams: they open on a rescuer (rescue-streams), or
         // are refused as the streams it had were closed (rescue-streams = no).
         if device.controls.contains(where: \.isLost) {
-            if configuration.rescueStreams, let (rescuer, _) = rescueTarget(for: request.direction, avoiding: lostDevices) {
-                device = rescuer
-            } else if !configuration.rescueStreams {
-                throw .deviceUnavailable(device.id)
-            }
+            guard configuration.rescueStreams else { throw .deviceUnavailable(device.id) }
+            if let (rescuer, _) = rescueTarget(for: request.direction, avoiding: lostDevices) { device = rescuer }
         }
         guard totalStreams < configuration.maxStreams else { throw .tooManyStreams(limit: configuration.maxStreams) }
         guard session.streams.count < configuration.maxStreamsPerClient else {
