@@ -131,12 +131,11 @@ final class PluginPCM: ExternalPCMDriver {
         case .name(let name): devices.device(named: name)
         }
         guard let device = found else {
-            let known = devices.map { "\($0.id.rawValue) \(DisplayText.escaped($0.name))" }.joined(separator: ", ")
             let what = switch wanted {
             case .id(let id): "no device \(id)"
             case .name(let name): "no device named \(DisplayText.escaped(name))"
             }
-            throw .refused(ErrorReply(code: .noSuchDevice, text: "pcmd has \(what); it serves \(known.isEmpty ? "none" : known)"))
+            throw .refused(ErrorReply(code: .noSuchDevice, text: "pcmd has \(what); it serves \(devices.servedSummary)"))
         }
         let supported = direction == .playback ? device.directions != .capture : device.directions != .playback
         guard supported else {

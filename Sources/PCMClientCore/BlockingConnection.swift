@@ -180,9 +180,8 @@ public final class BlockingConnection {
         if let id = UInt32(text) { return AudioDeviceID(id) }  // 0 (the default) included, without a listing
         let devices = try devices()
         if let device = devices.device(named: text) { return device.id }
-        let known = devices.map { "\($0.id.rawValue) \(DisplayText.escaped($0.name))" }.joined(separator: ", ")
         throw .refused(ErrorReply(code: .noSuchDevice,
-                                  text: "no device named \(DisplayText.escaped(text)); pcmd serves \(known.isEmpty ? "none" : known)"))
+                                  text: "no device named \(DisplayText.escaped(text)); pcmd serves \(devices.servedSummary)"))
     }
 
     /// Every stream of every client.

@@ -267,4 +267,10 @@ extension Array where Element == DeviceInfo {
     public func device(named text: String) -> DeviceInfo? {
         first { $0.name == text } ?? UInt32(text).flatMap { id in first { $0.id.rawValue == id } }
     }
+
+    /// The devices as an error names them when a name matched none: `1 PCH,0, 2 Loopback,0`,
+    /// names escaped for a terminal, or `none`.
+    public var servedSummary: String {
+        isEmpty ? "none" : map { "\($0.id.rawValue) \(DisplayText.escaped($0.name))" }.joined(separator: ", ")
+    }
 }

@@ -11,8 +11,7 @@ enum DeviceArgument {
     /// The device `text` names among `devices`; the error lists the ones there are.
     static func find(_ text: String, in devices: [DeviceInfo]) throws -> DeviceInfo {
         if let device = devices.device(named: text) { return device }
-        let known = devices.map { DisplayText.escaped($0.name) }.joined(separator: ", ")
-        throw ValidationError("no device \"\(DisplayText.escaped(text))\"; the daemon serves: \(known.isEmpty ? "none" : known)")
+        throw ValidationError("no device \"\(DisplayText.escaped(text))\"; the daemon serves: \(devices.servedSummary)")
     }
 }
 

@@ -144,7 +144,7 @@ struct MultiDeviceTests {
         let row = table.split(separator: "\n").first { $0.contains("playout2") }
         #expect(row?.contains(" yes ") == true, "\(table)")
         let unknown = try ToolProcess.run("pcmctl", ["default", "speakers"] + socket)
-        #expect(unknown.status != 0 && unknown.stderr.contains("playout, playout2"), "\(unknown.stderr)")
+        #expect(unknown.status != 0 && unknown.stderr.contains("the daemon serves: 1 playout, 2 playout2"), "\(unknown.stderr)")
 
         let connection = try await PCMConnection.connect(path: daemon.socket, clientName: "chooser")
         let stream = try await connection.openPlayback(format: stereo16, latencyMicroseconds: 200_000)
@@ -237,7 +237,7 @@ struct MultiDeviceTests {
         expectBitExact(try daemon.playedSamples(), frames, "the rescued stream")
     }
 
-    @Test("rescue-streams = no: a stream asked of a device that is gone is refused with deviceUnavailable, the other device still serves")
+    @Test("rescue-streams = no: a stream asked of a device that is gone is refused with deviceUnavailable, an unknown name with noSuchDevice, the other device still serves")
     func goneDeviceNotRescued() async throws {
         let dir = try temporaryDirectory()
         let daemon = try await ServedDaemon.start(["--device", "hw:Ghost,0", "--device", "playout", "--period", "256",
@@ -252,7 +252,18 @@ struct MultiDeviceTests {
             refusal = reply
         }
         #expect(refusal?.code == .deviceUnavailable, "\(String(describing: refusal))")
-        // The refusal is for that stream alone: the same connection opens on the device that is there.
+        // The tools' name lookup (pcmplay --device): a name or an id finds the device; a name that
+        // matches none is refused before anything is opened, the devices there are listed.
+        #expect(try client.resolveDevice("playout") == AudioDeviceID(2))
+        #expect(try client.resolveDevice("2") == AudioDeviceID(2))
+        var unknown: ErrorReply?
+        do throws(ClientCoreError) { _ = try client.resolveDevice("NoSuch,0") } catch {
+            guard case .refused(let reply) = error else { throw error }
+            unknown = reply
+        }
+        #expect(unknown?.code == .noSuchDevice)
+        #expect(unknown?.text == "no device named NoSuch,0; pcmd serves 1 hw:Ghost,0, 2 playout", "\(String(describing: unknown))")
+        // The refusals are for that stream alone: the same connection opens on the device that is there.
         let stream = try client.open(OpenStream(direction: .playback, format: stereo16, device: AudioDeviceID(2)))
         #expect(stream.opened.device == AudioDeviceID(2))
         try client.close(stream)
