@@ -10,6 +10,22 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// How the shipped programs' release builds link on Linux (README, "Running as a service"):
+/// - the Swift runtime linked in (`-static-stdlib`), so an installed pcmd needs no Swift
+///   toolchain or runtime package on the machine, and the dynamic loader has 12 fewer libraries
+///   to map and relocate at every start;
+/// - lld with packed relative relocations (DT_RELR, glibc 2.36): the 45,000 relative relocations
+///   of a position-independent Swift binary take 9 KB instead of 1.1 MB, which the loader would
+///   read page by page at start, and which would stay resident for the daemon's lifetime.
+/// Together they take the daemon's VmRSS with 8 streams from 20.9 to about 17 MiB.
+/// The Foundation parts that swift-argument-parser uses were compiled against the dynamic
+/// runtime's module, which does not name its two private libraries for the linker: they are
+/// named here. Debug builds and test binaries link as usual.
+let shippedProgramLinking: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+                 .when(platforms: [.linux], configuration: .release)),
+]
+
 let package = Package(
     name: "pcmd",
     platforms: [.macOS(.v15)],
@@ -84,7 +100,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: shippedProgramLinking
         ),
 
         // The client side: a synchronous, allocation-free core (control socket with descriptor
@@ -113,17 +130,20 @@ let package = Package(
         .executableTarget(
             name: "pcmplay",
             dependencies: ["PCMClientCore", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: shippedProgramLinking
         ),
         .executableTarget(
             name: "pcmrec",
             dependencies: ["PCMClientCore", "AudioFile", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: shippedProgramLinking
         ),
         .executableTarget(
             name: "pcmctl",
             dependencies: ["PCMClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: shippedProgramLinking
         ),
 
         // Benchmarks, run in release mode: `swift run -c release pcmd-bench`.
