@@ -118,6 +118,32 @@ public struct Mixer: ~Copyable {
         filledSamples = max(filledSamples, samples)
     }
 
+    /// Runs every path of a period once over `scratch` (silence in, silence out): a copy-in, a
+    /// unity sum, a stream with a volume, and a master volume, with this layout's kernels.
+    /// Call it on the real-time thread before the device starts. The first period that mixes
+    /// two streams would otherwise be the first to execute this code, and a real-time thread
+    /// must not take page faults: on a cold page cache each one is a disk (or, in a VM, a 9p)
+    /// read, and four clients starting at once lost a device period that way in the emulated
+    /// guest. Leaves the mixer as `begin` would, with the master at unity.
+    /// - Precondition: `scratch` holds `maxFrames` frames of this layout.
+    public mutating func warmUp(scratch: UnsafeMutableRawBufferPointer) {
+        precondition(scratch.count >= layout.bytes(for: maxFrames).value, "scratch smaller than maxFrames")
+        let frames = maxFrames
+        let source = UnsafeRawBufferPointer(scratch)
+        scratch.initializeMemory(as: UInt8.self, repeating: 0)
+        let kept = master
+        for half in [false, true] {
+            master = half ? StreamVolume(gain: 0.5) : .unity
+            begin(frames: frames)
+            add(source, frames: frames)
+            add(source, frames: frames)
+            if half { add(source, frames: frames, volume: StreamVolume(gain: 0.5)) }
+            finish(into: scratch)
+        }
+        master = kept
+        begin(frames: FrameCount(0))
+    }
+
     /// Moves the period's integer sum into the Double accumulator, before the first stream with
     /// a volume is added: the sums are exact integers, so nothing changes but the representation.
     private mutating func leaveWholeSum() {

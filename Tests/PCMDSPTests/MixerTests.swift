@@ -48,6 +48,32 @@ struct MixerTests {
         #expect(output.integers == expected)
     }
 
+    @Test("warmUp leaves the mixer as it found it: the master kept, the next period's sum exact", arguments: SampleFormat.allCases)
+    func warmUpChangesNothing(format: SampleFormat) {
+        let layout = FrameLayout(format: format, channels: 2)
+        let frames = 480
+        var random = TestRandom(seed: 5)
+        let streams = (0..<2).map { _ in
+            format == .float32
+                ? Samples(floats: (0..<(frames * 2)).map { _ in Float(random.sample(.s16)) / 65536 })
+                : Samples(format: format, integers: (0..<(frames * 2)).map { _ in random.sample(format) })
+        }
+        let master = StreamVolume(gain: 0.75)
+        let expected = mix(streams.map { ($0, .unity, nil) }, layout: layout, frames: frames, master: master)
+
+        var mixer = Mixer(layout: layout, maxFrames: FrameCount(frames))
+        mixer.master = master
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: layout.bytes(for: FrameCount(frames)).value, alignment: 16)
+        defer { scratch.deallocate() }
+        mixer.warmUp(scratch: scratch)
+        #expect(mixer.master == master)
+        var output = Samples(format: format, count: frames * 2)
+        mixer.begin(frames: FrameCount(frames))
+        for stream in streams { stream.bytes.withUnsafeBytes { mixer.add($0, frames: FrameCount(frames)) } }
+        output.bytes.withUnsafeMutableBytes { mixer.finish(into: $0) }
+        #expect(output == expected)
+    }
+
     @Test("eight streams at unity equal the saturated sum", arguments: integerFormats)
     func eightStreams(format: SampleFormat) {
         let range = SampleRules.integerRange(of: format)!

@@ -51,7 +51,12 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
     public func deviceOpened(_ hardware: HardwareConfiguration, staging: RuntimeBuffer) {
         mixer = Mixer(layout: hardware.layout, maxFrames: hardware.bufferFrames)
         wrapScratch?.deallocate()
-        wrapScratch = .allocate(byteCount: hardware.layout.bytes(for: hardware.bufferFrames).value, alignment: 16)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: hardware.layout.bytes(for: hardware.bufferFrames).value, alignment: 16)
+        wrapScratch = scratch
+        // Pages in the mixing code now, before the device starts: until two clients play, the
+        // periods are copies or silence and never run it (Mixer.warmUp).
+        mixer!.warmUp(scratch: scratch)
+        _ = PeakMeter.peak(UnsafeRawBufferPointer(scratch), format: hardware.layout.format)
         nonInterleavedStaging = hardware.access == .mmapInterleaved ? nil : staging.area
         slots.negotiatedPeriodFrames.store(hardware.periodFrames.value, ordering: .relaxed)
         slots.negotiatedBufferFrames.store(hardware.bufferFrames.value, ordering: .relaxed)
