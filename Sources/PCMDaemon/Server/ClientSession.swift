@@ -70,7 +70,6 @@ final class ClientSession {
         self.fd = fd
         self.peer = peer
         connectedAt = now
-        output.reserveCapacity(2 * WireLimits.maxMessageBytes)
     }
 
     deinit {
