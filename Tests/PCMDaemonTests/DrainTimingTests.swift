@@ -17,6 +17,15 @@ struct DrainTimingTests {
         let daemon = try await ServedDaemon.start(["--device", "playout", "--period", "1024", "--periods", "4"], directory: dir)
         let rate = 48_000, period = 1024, deviceBuffer = 4 * 1024
         let connection = try BlockingConnection.connect(path: daemon.socket, clientName: "drainer")
+        // The bound below is for a device that is already streaming, a buffer queued ahead of the
+        // stream. The daemon answers once its socket is up, possibly before the audio thread has
+        // prefilled and started the device: a stream that starts with the device has nothing
+        // queued ahead and is rightly heard after frames / rate (1 run in 10 under load drained
+        // at 0.215 s that way). The thread's first sleep comes after the start.
+        for _ in 0..<200 where try connection.devices().allSatisfy({ $0.wakeups == 0 }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(try connection.devices().contains { $0.wakeups > 0 }, "the device never started")
         let format = PCMProtocol.StreamFormat(.s16, rate: rate, channels: 2)
         let stream = try connection.open(OpenStream(direction: .playback, format: format, latencyMicroseconds: 500_000))
         try connection.pause(stream)
