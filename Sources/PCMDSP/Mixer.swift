@@ -122,9 +122,9 @@ public struct Mixer: ~Copyable {
     /// unity sum, a stream with a volume, and a master volume, with this layout's kernels.
     /// Call it on the real-time thread before the device starts. The first period that mixes
     /// two streams would otherwise be the first to execute this code, and a real-time thread
-    /// must not take page faults: on a cold page cache each one is a disk (or, in a VM, a 9p)
-    /// read, and four clients starting at once lost a device period that way in the emulated
-    /// guest. Leaves the mixer as `begin` would, with the master at unity.
+    /// must not take page faults there: on a cold page cache each one is a disk (or, in a VM, a
+    /// 9p) read, with the device's margin running down. Leaves the mixer as `begin(frames: 0)`
+    /// would, with the master as it was.
     /// - Precondition: `scratch` holds `maxFrames` frames of this layout.
     public mutating func warmUp(scratch: UnsafeMutableRawBufferPointer) {
         precondition(scratch.count >= layout.bytes(for: maxFrames).value, "scratch smaller than maxFrames")
