@@ -56,7 +56,6 @@ public final class PlaybackProcessor: PeriodProcessor, @unchecked Sendable {
         // Pages in the mixing code now, before the device starts: until two clients play, the
         // periods are copies or silence and never run it (Mixer.warmUp).
         mixer!.warmUp(scratch: scratch)
-        _ = PeakMeter.peak(UnsafeRawBufferPointer(scratch), format: hardware.layout.format)
         nonInterleavedStaging = hardware.access == .mmapInterleaved ? nil : staging.area
         slots.negotiatedPeriodFrames.store(hardware.periodFrames.value, ordering: .relaxed)
         slots.negotiatedBufferFrames.store(hardware.bufferFrames.value, ordering: .relaxed)
