@@ -48,8 +48,13 @@ public struct EventLogService: Service {
     }
 
     private func log(_ event: AudioEvent, control: DeviceControl) {
+        // The line is written up to a second after the event (the queue is drained once a second):
+        // how long ago it happened places it among the lines logged directly, such as a client's
+        // connection, which is what tells an xrun's cause.
+        let age = MonotonicClock.nanoseconds() &- event.time
         var metadata: Logger.Metadata = [
             "pcm.device": "\(control.deviceName)", "pcm.stream": "\(event.stream)", "pcm.position": "\(event.position)",
+            "event.ago": "\(age / 1_000_000) ms",
         ]
         switch event.kind {
         case .opened:

@@ -79,6 +79,9 @@ class Outcome:
     clock_underruns: int = 0
     problem: str = ""
     device: str = ""  # the period/buffer the program got, from /proc/asound
+    # pcmd only: when each device xrun happened, in seconds after the first client connected (negative:
+    # before it), from the log's event.ago (audio-thread events are logged up to a second late)
+    xrun_offsets: list[float] = field(default_factory=list)
 
 
 class Job:
@@ -288,6 +291,18 @@ class Pcmd:
             connected = log_text.find(f"client connected peer.pid={job.pid} ")
             return connected >= 0 and "stream opened" in log_text[connected:]
         wait_until(opened, 60, f"{program}'s stream through the plugin")
+
+    def xrun_offsets(self) -> list[float]:
+        """Seconds from the first client's connection to each device xrun (negative: before it)."""
+        def seconds(stamp: str) -> float:
+            hours, minutes, rest = stamp.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(rest)
+        text = self.job.stderr()
+        connected = re.search(r"T(\d\d:\d\d:[\d.]+)Z \S+ pcmd: client connected", text)
+        if connected is None:
+            return []
+        return [round(seconds(logged) - int(ago) / 1000 - seconds(connected.group(1)), 3)
+                for logged, ago in re.findall(r"T(\d\d:\d\d:[\d.]+)Z \S+ pcmd: xrun recovered .*?event\.ago=(\d+) ms", text)]
 
     def stop(self) -> tuple[int | None, str]:
         self.job.stop(signal.SIGTERM)
@@ -547,6 +562,8 @@ def measure(program, setting: Setting, clients: int, tone: Path, root: Path, res
         if not client_jobs:
             time.sleep(max(0.0, started + CLIENT_SECONDS - time.monotonic()))
         outcome.xruns, outcome.xruns_note = program.stop()
+        if isinstance(program, Pcmd):
+            outcome.xrun_offsets = program.xrun_offsets()
         if isinstance(program, Pcmd) and client_jobs:
             outcome.client_underruns = sum(int(m) for job in client_jobs
                                            for m in re.findall(r"pcmplay: (\d+) underrun", job.stderr()))
@@ -837,7 +854,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin", required=True, type=Path, help="folder of the release products (pcmd, pcmplay)")
     parser.add_argument("--out", required=True, type=Path, help="results folder (results.json, tables.md, run logs)")
-    parser.add_argument("--only", choices=["cpu", "xruns", "alsa"], help="only one of the three comparisons")
+    parser.add_argument("--only", choices=["cpu", "xruns", "alsa", "start"],
+                        help="only one of the three comparisons, or `start`: pcmd alone, four clients starting at once, "
+                             "at the defaults (clients at their default latency and at 100 ms) and at 1024 x 2, in rounds")
+    parser.add_argument("--start-rounds", type=int, default=4, help="rounds of the `--only start` runs")
     parser.add_argument("--no-pipewire", action="store_true", help="leave PipeWire out")
     parser.add_argument("--periods", default="1024,256,128,64", help="period sizes of the xrun table")
     parser.add_argument("--alsa-rounds", type=int, default=3, help="rounds of the ALSA-application comparison")
@@ -881,6 +901,28 @@ def main() -> int:
     if pipewire_wanted:
         versions["pipewire"] = subprocess.run(["pipewire", "--version"], capture_output=True, text=True).stdout.split("\n")[-2:]
     outcomes: list[Outcome] = []
+    if args.only == "start":
+        # The device xruns some runs show while four clients start at once: the same start, repeated, in
+        # three settings taken in turn, with when each xrun happened against the first client's connection.
+        print("Start-up runs (4 clients starting at once; xruns and when, against the first connection):", flush=True)
+        start_runs = [(pcmd_clients, Setting()), (pcmd_roomy, Setting()), (pcmd_clients, Setting(1024, 2))]
+        for turn in range(1, args.start_rounds + 1):
+            print(f" round {turn} of {args.start_rounds}", flush=True)
+            for program, setting in start_runs:
+                outcome = measure(program, setting, 4, tone, runs, args.out)
+                outcomes.append(outcome)
+                print(f"    xruns at {outcome.xrun_offsets} s", flush=True)
+        lines = ["| program | setting | runs | runs with device xruns | xruns | when (s after the first connection) |",
+                 "|---|---|---|---|---|---|"]
+        for program, setting in start_runs:
+            mine = [o for o in outcomes if o.program == program.label and o.setting == setting.label]
+            lines.append(f"| {program.label} | {setting.label} | {len(mine)} | {sum(1 for o in mine if o.xruns)} | "
+                         f"{sum(o.xruns or 0 for o in mine)} | {', '.join(f'{t:+.2f}' for o in mine for t in o.xrun_offsets)} |")
+        text = "\n".join(["Device xruns while four clients start:", ""] + lines + ["", "Every run:", "", detail_table(outcomes)])
+        print("\n" + text, flush=True)
+        (args.out / "tables.md").write_text(text + "\n")
+        (args.out / "results.json").write_text(json.dumps({"versions": versions, "runs": [asdict(o) for o in outcomes]}, indent=1))
+        return 0
     if args.only in (None, "cpu"):
         print("CPU runs (10 s window; clients play 20 s):", flush=True)
         for setting in (Setting(), Setting(1024, 2)):
