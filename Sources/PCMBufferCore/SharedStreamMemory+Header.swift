@@ -85,6 +85,14 @@ extension SharedStreamMemory {
 
     // MARK: Client: read (acquire loads)
 
+    /// Whether the daemon reclaimed this memory: a closed stream's pages are punched out, and the
+    /// client's mapping then reads zeros, whose positions would say "an empty ring". A client
+    /// must not take that for room to write or frames to read; the socket says why it closed.
+    @inline(__always)
+    public var isReclaimed: Bool {
+        pcm_shm_load_magic(header) != SharedStreamLayout.magic
+    }
+
     /// The daemon's last published position (R for playback, W for capture).
     @inline(__always)
     public func daemonPosition() -> UInt64 {

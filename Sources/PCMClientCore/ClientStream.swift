@@ -123,7 +123,14 @@ public final class ClientStream: @unchecked Sendable {
 
     /// Device frames that may be written (playback) or read (capture) now. Safe from any thread
     /// (as ``filledFrames``).
-    public var availableFrames: Int { Int(memory.availableFrames(clientPosition: memory.loadClientPosition())) }
+    ///
+    /// None once the daemon reclaimed the memory (the stream closed, or the daemon stopped): the
+    /// zeros it then reads are no room and no frames, so a waiter goes on to the socket, which
+    /// says why, instead of finding "room" it can never write into.
+    public var availableFrames: Int {
+        if memory.isReclaimed { return 0 }
+        return Int(memory.availableFrames(clientPosition: memory.loadClientPosition()))
+    }
 
     /// Device frames in the ring: written and not yet played (playback), captured and not yet
     /// read (capture). Safe from any thread, while the stream's one writer or reader works: it

@@ -37,6 +37,24 @@ struct SharedMemoryReclaimTests {
         #expect(fixture.allocator.bytesInUse(card: 0) == .zero)
     }
 
+    @Test("a client's mapping knows the memory was reclaimed: the zeros are not an empty ring it may fill")
+    func clientSeesReclaim() throws {
+        let fixture = try SharedStreamFixture()
+        let daemon = try fixture.stream()
+        let client = try SharedStreamMemory(mapping: try #require(daemon.fileDescriptor))
+        // The client has written well ahead of a daemon that played some of it: 1024 frames are free.
+        daemon.publishDaemonPosition(1_000_000)
+        client.publishClientPosition(1_000_000 + 1024)
+        #expect(!client.isReclaimed)
+        #expect(client.availableFrames(clientPosition: client.loadClientPosition()) == 1024)
+
+        try fixture.allocator.close(substream: fixture.id)
+
+        #expect(client.isReclaimed)
+        // What the zeroed positions alone say: a whole ring free. ClientStream reports none.
+        #expect(client.availableFrames(clientPosition: client.loadClientPosition()) == 2048)
+    }
+
     @Test("close punches the pages too")
     func closePunches() throws {
         let fixture = try SharedStreamFixture()

@@ -11,17 +11,6 @@ import Testing
 
 private let stereo16 = PCMProtocol.StreamFormat(.s16, rate: 48_000, channels: 2)
 
-/// Polls the daemon's stream listing until `condition` holds, for at most `seconds`.
-private func waitForStreams(_ connection: PCMConnection, seconds: Double, until condition: ([StreamInfo]) -> Bool) async throws -> [StreamInfo] {
-    let deadline = Date().addingTimeInterval(seconds)
-    var streams = try await connection.streams()
-    while !condition(streams) && Date() < deadline {
-        try await Task.sleep(for: .milliseconds(50))
-        streams = try await connection.streams()
-    }
-    return streams
-}
-
 @Suite("misbehaving client processes", .serialized, .timeLimit(.minutes(2)))
 struct ClientFailureTests {
     @Test("a pcmplay killed with SIGKILL mid-stream: its slot is freed, another client is undisturbed")

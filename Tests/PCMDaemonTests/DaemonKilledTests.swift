@@ -12,7 +12,35 @@ import Testing
 
 @Suite("the daemon killed under its clients", .serialized, .timeLimit(.minutes(3)))
 struct DaemonKilledTests {
-    @Test("SIGKILL of pcmd mid-stream, 100 rounds: the application lives and every call ends in a typed error")
+    @Test("pcmd stopped (SIGTERM) while pcmplay plays at the defaults: pcmplay ends at once with an error, it does not spin")
+    func stoppedUnderPlayer() async throws {
+        // A stopping daemon closes every stream and reclaims its memory (punched out: the client's
+        // mapping reads zeros), then exits. Zeroed positions say "the ring is empty": a client that
+        // believed them woke at once, found nothing it could write (its own position is far ahead)
+        // and waited again, forever, at full CPU, never reading the socket that says why.
+        for round in 0..<5 {
+            let dir = try temporaryDirectory()
+            let daemon = try await ServedDaemon.start(["--device", "playout"], directory: dir)
+            let music = dir.appendingPathComponent("music.wav")
+            try wavData(samples: testFrames(count: 480_000, seed: UInt32(round + 7))).write(to: music)  // 10 s
+            let player = try ToolProcess.start("pcmplay", ["--socket", daemon.socket, "--quiet", music.path])
+            let control = try await PCMConnection.connect(path: daemon.socket, clientName: "watcher")
+            _ = try await waitForStreams(control, seconds: 10) { streams in
+                streams.contains { $0.clientName == "pcmplay" && $0.state == .running && $0.position > 0 }
+            }
+            control.close()
+            try await Task.sleep(for: .milliseconds(UInt64(round) * 100))
+            let stopped = try daemon.stop()
+            #expect(stopped.status == 0, "round \(round): \(stopped.log)")
+            // The daemon is gone: pcmplay must have noticed by now, or within a second.
+            let ended = try player.wait(timeout: 3)
+            #expect(ended.status != 0, "round \(round): pcmplay claimed success with its daemon gone")
+            #expect(ended.stderr.contains("pcmplay:") || ended.stderr.contains("Error"),
+                    "round \(round): pcmplay said nothing: \(ended.stderr)")
+        }
+    }
+
+    @Test("SIGKILL of pcmd mid-stream (SIGTERM every tenth round), 100 rounds: the application lives and every call ends in a typed error")
     func killedMidStream() async throws {
         let format = PCMProtocol.StreamFormat(.s16, rate: 48_000, channels: 2)
         let chunk = [UInt8](repeating: 0x11, count: 256 * 4)
@@ -58,7 +86,8 @@ struct DaemonKilledTests {
                 }
                 group.addTask {
                     try? await Task.sleep(nanoseconds: killAfter)
-                    daemon.process.signal(SIGKILL)
+                    // A stop (SIGTERM) also reclaims the streams' memory before the daemon exits.
+                    daemon.process.signal(round % 10 == 9 ? SIGTERM : SIGKILL)
                     return []
                 }
                 var all: [String] = []

@@ -4,6 +4,7 @@
 import Foundation
 import PCMClient
 import PCMClientCore
+import PCMProtocol
 import Testing
 
 /// File-backed devices for the client tests: `playout` writes what is played to `out.raw`
@@ -59,6 +60,17 @@ struct ServedDaemon {
     func playedSamples(file: String = "out.raw") throws -> [Int16] {
         samples(of: try Data(contentsOf: directory.appendingPathComponent(file)))
     }
+}
+
+/// Polls the daemon's stream listing until `condition` holds, for at most `seconds`.
+func waitForStreams(_ connection: PCMConnection, seconds: Double, until condition: ([StreamInfo]) -> Bool) async throws -> [StreamInfo] {
+    let deadline = Date().addingTimeInterval(seconds)
+    var streams = try await connection.streams()
+    while !condition(streams) && Date() < deadline {
+        try await Task.sleep(for: .milliseconds(50))
+        streams = try await connection.streams()
+    }
+    return streams
 }
 
 /// One of the client tools (pcmplay, pcmrec, pcmctl), built next to the test bundle.

@@ -188,6 +188,13 @@ static inline void pcm_shm_clock_write(
 
 // MARK: The client's loads from the header. Acquire, pairing with the daemon's release stores.
 
+// The magic as it reads now. The daemon writes it once, before the client maps the memory, and
+// it changes only when the daemon reclaims a closed stream's memory (punched out: it reads 0), so
+// a volatile read is enough: the point is that the compiler must not assume the value it saw.
+static inline uint32_t pcm_shm_load_magic(const struct pcm_shm_header *header) {
+    return *(const volatile uint32_t *)&header->magic;
+}
+
 static inline uint64_t pcm_shm_load_daemon_position(const struct pcm_shm_header *header) {
     return atomic_load_explicit(&header->daemon_position, memory_order_acquire);
 }
