@@ -7,7 +7,7 @@ import Logging
 import PCMDaemon
 
 @main
-struct Pcmd: AsyncParsableCommand {
+struct Pcmd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pcmd",
         abstract: "A low-latency sound server for Linux.",
@@ -140,7 +140,7 @@ struct Pcmd: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         // A peer or log reader that goes away is an error on that descriptor, never a signal
         // that stops the daemon (every socket send also passes MSG_NOSIGNAL).
         signal(SIGPIPE, SIG_IGN)
@@ -162,7 +162,7 @@ struct Pcmd: AsyncParsableCommand {
             return handler
         }
         let daemon = Daemon(configuration: configuration, logger: Logger(label: "pcmd"), duration: duration)
-        try await daemon.run()
+        try MainThread.block { try await daemon.run() }
     }
 
     /// The config file's settings with the command line's on top.
