@@ -87,8 +87,14 @@ let package = Package(
         // The only module that imports CALSA: owned PCM handles, parameters, mmap, poll.
         .target(name: "ALSA", dependencies: ["CALSA", "PCMBufferCore"], swiftSettings: strictSettings),
 
-        // Sample formats, conversion, mixing, volume, channel maps and resampling.
-        .target(name: "PCMDSP", dependencies: ["CSoxr", "PCMBufferCore"], swiftSettings: strictSettings),
+        // Sample formats, conversion, mixing, volume and channel maps: pure Swift, what the daemon's
+        // audio thread runs.
+        .target(name: "PCMDSP", dependencies: ["PCMBufferCore"], swiftSettings: strictSettings),
+
+        // Sample-rate conversion (the only module that imports CSoxr) and the whole client-side
+        // conversion chain. Clients convert, the daemon never does (docs/protocol.md): kept apart so
+        // that the daemon does not load libsoxr and, through it, OpenMP's runtime (0.4 MiB resident).
+        .target(name: "PCMResample", dependencies: ["CSoxr", "PCMDSP", "PCMBufferCore"], swiftSettings: strictSettings),
 
         // The client/daemon wire protocol, shared by both sides, and the descriptor passing that
         // carries shared stream memory alongside its messages.
@@ -123,7 +129,8 @@ let package = Package(
         // The client side: a synchronous, allocation-free core (control socket with descriptor
         // passing, shared stream rings, client-side conversion; no Concurrency, no Foundation),
         // an async library built on it, and the command-line tools.
-        .target(name: "PCMClientCore", dependencies: ["PCMProtocol", "PCMBufferCore", "PCMDSP"], swiftSettings: strictSettings),
+        .target(name: "PCMClientCore", dependencies: ["PCMProtocol", "PCMBufferCore", "PCMDSP", "PCMResample"],
+                swiftSettings: strictSettings),
         .target(
             name: "PCMClient",
             dependencies: ["PCMClientCore", "PCMProtocol", "PCMBufferCore", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
@@ -166,7 +173,7 @@ let package = Package(
         .executableTarget(
             name: "pcmd-bench",
             dependencies: [
-                "PCMBufferCore", "PCMDSP", "ALSA", "PCMDaemon",
+                "PCMBufferCore", "PCMDSP", "PCMResample", "ALSA", "PCMDaemon",
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -180,7 +187,8 @@ let package = Package(
         // CLinux: the shared-memory tests play a hostile client with raw seal and memfd calls.
         .testTarget(name: "PCMBufferCoreTests", dependencies: ["PCMBufferCore", "CLinux"], swiftSettings: strictSettings),
         .testTarget(name: "ALSATests", dependencies: ["ALSA"], swiftSettings: strictSettings),
-        .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP"], swiftSettings: strictSettings),
+        // PCMResample's tests live here too: they share the signal analysis.
+        .testTarget(name: "PCMDSPTests", dependencies: ["PCMDSP", "PCMResample"], swiftSettings: strictSettings),
         .testTarget(name: "AudioFileTests", dependencies: ["AudioFile"], swiftSettings: strictSettings),
         // PCMBufferCore: the descriptor-passing tests send shared stream memory.
         .testTarget(name: "PCMProtocolTests", dependencies: ["PCMProtocol", "PCMBufferCore"], swiftSettings: strictSettings),

@@ -12,6 +12,7 @@ import Glibc
 #endif
 import PCMBufferCore
 import PCMDSP
+import PCMResample
 import PCMProtocol
 import Synchronization
 

@@ -8,6 +8,7 @@
 
 import PCMBufferCore
 import PCMDSP
+import PCMResample
 import PCMProtocol
 
 /// One stream's converter and its pending output. Used by the stream's single writer or reader.

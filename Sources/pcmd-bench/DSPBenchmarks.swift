@@ -5,6 +5,7 @@
 
 import PCMBufferCore
 import PCMDSP
+import PCMResample
 
 extension BenchmarkRegistry {
     static let dsp: [Benchmark] = [

@@ -5,6 +5,7 @@
 import Foundation
 import PCMBufferCore
 @testable import PCMDSP
+@testable import PCMResample
 import Testing
 
 /// Resamples all of `input` (interleaved, `channels`) in chunks of `chunk` frames, then drains.

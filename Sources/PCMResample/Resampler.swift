@@ -1,6 +1,7 @@
-// A streaming, band-limited sample-rate converter: an owned libsoxr stream created when a client
-// stream opens, fed float32 frames on the socket side as they arrive. Why libsoxr, and what its
-// quality and cost are, is in docs/dsp.md.
+// A streaming, band-limited sample-rate converter: an owned libsoxr stream, created in the client
+// when it opens a stream at another rate than the device's, and fed float32 frames as the
+// application writes or reads them. Why libsoxr, and what its quality and cost are, is in
+// docs/dsp.md.
 
 import CSoxr
 import PCMBufferCore

@@ -1,12 +1,14 @@
-// The whole socket-side path from a client's frames to the device's: sample format, channels and
-// rate, composed from FormatConverter and Resampler and preallocated when the stream opens, so
-// the daemon holds one object per stream and the ring it fills is already in the device's layout.
+// The whole client-side path from an application's frames to the device's: sample format,
+// channels and rate, composed from FormatConverter and Resampler and preallocated when the stream
+// opens, so a client holds one object per stream and writes (reads) its shared ring in the
+// device's layout, which the daemon mixes as it is.
 
 import PCMBufferCore
+import PCMDSP
 
 /// Converts a client stream (layout and rate) to the device's (layout and rate), in either
 /// direction (playback: client → device; capture: device → client). Noncopyable: it owns scratch
-/// memory and possibly a libsoxr stream. Not Sendable: it belongs to the task serving its stream.
+/// memory and possibly a libsoxr stream. Not Sendable: it belongs to its stream's one writer or reader.
 ///
 /// With equal rates it is a `FormatConverter` alone (bit-exact for equal layouts). Otherwise the
 /// frames go to float32, are resampled with as few channels as possible (channel reduction before
