@@ -70,7 +70,9 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
-        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        // Only sndfile.h (libsndfile1-dev): AudioFile loads the library when it opens the first file
+        // (Sources/CSndfile/shim.h), so nothing links it, and pkg-config would add -lsndfile.
+        .systemLibrary(name: "CSndfile"),
 
         // Linux interfaces Swift's Glibc module leaves out (eventfd, thread names, memfd seals,
         // SCM_RIGHTS).

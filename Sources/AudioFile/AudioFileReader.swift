@@ -100,7 +100,7 @@ public struct AudioFileReader: ~Copyable, @unchecked Sendable {
         guard frame.value >= 0, info.frames.map({ frame <= $0 }) ?? true else {
             throw .seekFailed(file: name, frame: frame.value, reason: "outside the file")
         }
-        guard sf_seek(handle.raw, Int64(frame.value), Int32(SEEK_SET)) >= 0 else {
+        guard handle.seek(toFrame: Int64(frame.value)) else {
             throw .seekFailed(file: name, frame: frame.value, reason: handle.lastError)
         }
     }

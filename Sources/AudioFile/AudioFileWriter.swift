@@ -56,7 +56,8 @@ public struct AudioFileWriter: ~Copyable, @unchecked Sendable {
         sfInfo.channels = Int32(channels)
         sfInfo.format = major | encoding.sndfileSubtype
         if container == .raw { sfInfo.format |= Int32(SF_ENDIAN_LITTLE) }
-        guard sf_format_check(&sfInfo) != 0 else {
+        let library = try SndfileLibrary.load(for: name)
+        guard (library.calls.format_check?(&sfInfo) ?? 0) != 0 else {
             throw .invalidParameters(file: name, reason: "\(container.rawValue) cannot hold \(encoding.name) samples")
         }
         let handle = try SndfileHandle(path: name, descriptor: descriptor, mode: Int32(SFM_WRITE), info: sfInfo)
@@ -111,16 +112,15 @@ public struct AudioFileWriter: ~Copyable, @unchecked Sendable {
     /// Rewrites the header for the frames written so far and pushes them to the kernel, so a
     /// reader (or a crash) sees a valid file of everything written up to now.
     public mutating func flush() {
-        sf_write_sync(handle.raw)
+        handle.sync()
     }
 
     /// Finishes the header and closes the file, reporting a failure that `deinit` would hide.
     /// - Throws: `.closeFailed` naming the file.
     public consuming func close() throws(AudioFileError) {
         let name = self.name
-        let status = handle.close()
-        guard status == 0 else {
-            throw .closeFailed(file: name, reason: String(cString: sf_error_number(status)))
+        if let failure = handle.close() {
+            throw .closeFailed(file: name, reason: failure)
         }
     }
 }

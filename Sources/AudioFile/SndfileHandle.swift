@@ -18,6 +18,8 @@ struct SndfileHandle: ~Copyable {
 
     let raw: OpaquePointer
     let sfInfo: SF_INFO
+    /// Where its calls come from.
+    let library: SndfileLibrary
     /// `scratchFrames × channels` samples of up to 4 bytes, in `transfer` format.
     let scratch: UnsafeMutableRawPointer
     /// How samples are exchanged with libsndfile for this file: the one of its three calls
@@ -29,40 +31,42 @@ struct SndfileHandle: ~Copyable {
     /// to close) in `mode`, with `info` holding what the caller knows (everything for raw and
     /// for writing, nothing for reading a file with a header).
     init(path: String, descriptor: Int32?, mode: Int32, info: SF_INFO) throws(AudioFileError) {
+        let library = try SndfileLibrary.load(for: path)
         var info = info
         let opened: OpaquePointer? =
             if let descriptor {
                 // libsndfile closes the descriptor when an open fails, even when told not to
                 // close it, so it gets a duplicate it owns and the caller's stays open.
-                try Self.openDuplicate(of: descriptor, path: path, mode: mode, info: &info)
+                try Self.openDuplicate(of: descriptor, path: path, mode: mode, info: &info, library: library)
             } else {
-                sf_open(path, mode, &info)
+                library.calls.open?(path, mode, &info) ?? nil
             }
         guard let opened else {
             // With a NULL handle, sf_strerror reports why the last open failed.
-            throw .cannotOpen(file: path, reason: String(cString: sf_strerror(nil)))
+            throw .cannotOpen(file: path, reason: library.message(for: nil))
         }
         guard info.channels >= 1, info.samplerate >= 1 else {
-            sf_close(opened)
+            _ = library.calls.close?(opened)
             throw .cannotOpen(file: path, reason: "the file reports \(info.channels) channels at \(info.samplerate) Hz")
         }
         // Compressed encodings decoded to float, and doubles narrowed to float, clamp rather
         // than wrap if libsndfile ever converts them to integers itself.
-        sf_command(opened, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
+        _ = library.calls.command?(opened, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
         raw = opened
         sfInfo = info
+        self.library = library
         transfer = Self.transferFormat(for: AudioEncoding(sndfileFormat: info.format))
         scratch = .allocate(byteCount: Self.scratchFrames * Int(info.channels) * 4, alignment: 16)
     }
 
     private static func openDuplicate(
-        of descriptor: Int32, path: String, mode: Int32, info: inout SF_INFO
+        of descriptor: Int32, path: String, mode: Int32, info: inout SF_INFO, library: SndfileLibrary
     ) throws(AudioFileError) -> OpaquePointer? {
         let duplicate = dup(descriptor)
         guard duplicate >= 0 else {
             throw .cannotOpen(file: path, reason: String(cString: strerror(errno)))
         }
-        return sf_open_fd(duplicate, mode, &info, Int32(SF_TRUE))
+        return library.calls.open_fd?(duplicate, mode, &info, Int32(SF_TRUE)) ?? nil
     }
 
     var channels: Int { Int(sfInfo.channels) }
@@ -84,9 +88,9 @@ struct SndfileHandle: ~Copyable {
         let samples = frames * channels
         let got: Int64
         switch transfer {
-        case .s16: got = sf_readf_short(raw, scratch.bindMemory(to: Int16.self, capacity: samples), count)
-        case .s32: got = sf_readf_int(raw, scratch.bindMemory(to: Int32.self, capacity: samples), count)
-        default: got = sf_readf_float(raw, scratch.bindMemory(to: Float.self, capacity: samples), count)
+        case .s16: got = library.calls.readf_short?(raw, scratch.bindMemory(to: Int16.self, capacity: samples), count) ?? 0
+        case .s32: got = library.calls.readf_int?(raw, scratch.bindMemory(to: Int32.self, capacity: samples), count) ?? 0
+        default: got = library.calls.readf_float?(raw, scratch.bindMemory(to: Float.self, capacity: samples), count) ?? 0
         }
         return Int(max(got, 0))
     }
@@ -97,9 +101,9 @@ struct SndfileHandle: ~Copyable {
         let samples = frames * channels
         let written: Int64
         switch transfer {
-        case .s16: written = sf_writef_short(raw, scratch.bindMemory(to: Int16.self, capacity: samples), count)
-        case .s32: written = sf_writef_int(raw, scratch.bindMemory(to: Int32.self, capacity: samples), count)
-        default: written = sf_writef_float(raw, scratch.bindMemory(to: Float.self, capacity: samples), count)
+        case .s16: written = library.calls.writef_short?(raw, scratch.bindMemory(to: Int16.self, capacity: samples), count) ?? 0
+        case .s32: written = library.calls.writef_int?(raw, scratch.bindMemory(to: Int32.self, capacity: samples), count) ?? 0
+        default: written = library.calls.writef_float?(raw, scratch.bindMemory(to: Float.self, capacity: samples), count) ?? 0
         }
         return Int(max(written, 0))
     }
@@ -110,23 +114,34 @@ struct SndfileHandle: ~Copyable {
     }
 
     /// libsndfile's message for the last error on this handle.
-    var lastError: String { String(cString: sf_strerror(raw)) }
+    var lastError: String { library.message(for: raw) }
 
     /// Whether libsndfile recorded an error on this handle.
-    var hasError: Bool { sf_error(raw) != 0 }
+    var hasError: Bool { (library.calls.error?(raw) ?? 0) != 0 }
 
-    /// Closes the handle and returns libsndfile's status (0 on success).
-    consuming func close() -> Int32 {
-        let status = sf_close(raw)
+    /// Moves to `frame` (whence SEEK_SET); false when libsndfile refuses.
+    func seek(toFrame frame: Int64) -> Bool {
+        (library.calls.seek?(raw, frame, Int32(SEEK_SET)) ?? -1) >= 0
+    }
+
+    /// Rewrites the header for what was written and pushes the data to the kernel.
+    func sync() {
+        library.calls.write_sync?(raw)
+    }
+
+    /// Closes the handle; returns nil, or libsndfile's message for why closing failed.
+    consuming func close() -> String? {
+        let library = self.library
+        let status = library.calls.close?(raw) ?? 0
         scratch.deallocate()
         discard self
-        return status
+        return status == 0 ? nil : library.message(forErrorNumber: status)
     }
 
     deinit {
         // The caller chose not to look at the status by not calling close(); there is nowhere
         // to report it from a deinit.
-        sf_close(raw)
+        _ = library.calls.close?(raw)
         scratch.deallocate()
     }
 }
