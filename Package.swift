@@ -68,7 +68,6 @@ let package = Package(
     targets: [
         // C libraries from Debian, each behind a system-library target.
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
-        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         // Only sndfile.h (libsndfile1-dev): AudioFile loads the library when it opens the first file
         // (Sources/CSndfile/shim.h), so nothing links it, and pkg-config would add -lsndfile.
@@ -109,7 +108,7 @@ let package = Package(
         .target(
             name: "PCMDaemon",
             dependencies: [
-                "PCMBufferCore", "ALSA", "PCMDSP", "PCMProtocol", "AudioFile", "CSystemd", "CLinux",
+                "PCMBufferCore", "ALSA", "PCMDSP", "PCMProtocol", "AudioFile", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -7,6 +7,8 @@
 //                               one client, exit 0; exit 2 with "error: ..." when it is unusable.
 //   pcmd-systemd-probe notify   READY=1, then a fake audio thread that progresses, stalls and
 //                               resumes under SystemdWatchdogService, then STOPPING=1 on SIGTERM.
+//   pcmd-systemd-probe environment  read the watchdog's variables and send READY=1 once; report
+//                               both outcomes on stdout (the protocols pcmd speaks without libsystemd).
 import Foundation
 import Logging
 import PCMDaemon
@@ -178,6 +180,24 @@ func notify() async -> Int32 {
     return 0
 }
 
+// MARK: environment
+
+/// What pcmd makes of WATCHDOG_USEC / WATCHDOG_PID, and of NOTIFY_SOCKET when it sends READY=1.
+func environment() -> Int32 {
+    do {
+        let timeout = try SystemdNotifier.watchdogTimeout()
+        report("watchdog=\(timeout.map { "\($0)" } ?? "off")")
+    } catch {
+        report("watchdog=error: \(error)")
+    }
+    do {
+        report("notify=\(try SystemdNotifier().ready(status: "probe: environment"))")
+    } catch {
+        report("notify=error: \(error)")
+    }
+    return 0
+}
+
 // MARK: main
 
 switch CommandLine.arguments.dropFirst().first {
@@ -185,7 +205,9 @@ case "listen":
     exit(listen())
 case "notify":
     exit(await notify())
+case "environment":
+    exit(environment())
 default:
-    report("usage: pcmd-systemd-probe listen|notify")
+    report("usage: pcmd-systemd-probe listen|notify|environment")
     exit(64)
 }

@@ -2,12 +2,13 @@
 # Run as root, it installs what is missing; otherwise it prints the exact apt-get line and fails,
 # so nothing is ever skipped silently.
 
-# Packages needed to build pcmd and run its unit tests (alsa-lib, libsystemd, libsoxr, libsndfile
-# headers, the ALSA utilities some tests use for reference, and systemd for the
+# Packages needed to build pcmd and run its unit tests (alsa-lib, libsoxr and libsndfile headers, but
+# not libsystemd's: pcmd speaks systemd's protocols itself, as Sources/PCMDaemon/Systemd/NotifySocket.swift
+# explains; the ALSA utilities some tests use for reference, and systemd for the
 # systemd-socket-activate and systemd-analyze the systemd tests run). The ALSA plugin's tests run
 # real ALSA applications through it: aplay, arecord, speaker-test and alsabat (alsa-utils), sox with
 # its ALSA driver, and GStreamer's alsasink/alsasrc.
-PCMD_BUILD_PACKAGES=(pkg-config libasound2-dev libsystemd-dev libsoxr-dev libsndfile1-dev alsa-utils sox systemd
+PCMD_BUILD_PACKAGES=(pkg-config libasound2-dev libsoxr-dev libsndfile1-dev alsa-utils sox systemd
     libsox-fmt-alsa gstreamer1.0-tools gstreamer1.0-alsa gstreamer1.0-plugins-base)
 
 # require_packages PKG...: installs (as root) or names the missing Debian packages.

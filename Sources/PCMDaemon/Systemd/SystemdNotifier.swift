@@ -1,7 +1,6 @@
-// Tells systemd what pcmd is doing (readiness, status, reload, stop, watchdog) through libsystemd's
-// sd_notify(3). Outside systemd (no NOTIFY_SOCKET) every call is a cheap no-op, so the daemon calls
-// it unconditionally.
-import CSystemd
+// Tells systemd what pcmd is doing (readiness, status, reload, stop, watchdog) with the
+// sd_notify(3) protocol (NotifySocket). Outside systemd (no NOTIFY_SOCKET) every call is a cheap
+// no-op, so the daemon calls it unconditionally.
 import Logging
 import SystemPackage
 
@@ -84,7 +83,7 @@ extension SystemdNotifying {
     }
 }
 
-/// The service manager's notification socket, through libsystemd's `sd_notify`.
+/// The service manager's notification socket (`sd_notify(3)`'s protocol).
 ///
 /// It reads `NOTIFY_SOCKET` on every call and never unsets it, so the watchdog can keep pinging
 /// for the life of the process. Safe to use from any thread; never use it on the audio thread
@@ -97,33 +96,32 @@ public struct SystemdNotifier: SystemdNotifying {
         getenv("NOTIFY_SOCKET") != nil
     }
 
-    /// Sends `notifications` as one datagram to `NOTIFY_SOCKET`.
-    ///
-    /// The corresponding C function is `sd_notify`.
+    /// Sends `notifications` as one datagram to `NOTIFY_SOCKET` (what `sd_notify` does).
     @discardableResult
     public func notify(_ notifications: [SystemdNotification]) throws(SystemdNotifyError) -> Bool {
-        let message = try SystemdNotification.message(for: notifications)
-        let result = sd_notify(0, message)
-        if result < 0 { throw .sendFailed(Errno(rawValue: -result)) }
-        return result > 0
+        try NotifySocket.send(try SystemdNotification.message(for: notifications))
     }
 
     /// The `WatchdogSec=` the service manager expects pings within, or nil when the watchdog is
-    /// off (no `WATCHDOG_USEC`, or it is meant for another process: `WATCHDOG_PID`).
-    ///
-    /// The corresponding C function is `sd_watchdog_enabled`.
+    /// off (no `WATCHDOG_USEC`, or it is meant for another process: `WATCHDOG_PID`), read as
+    /// `sd_watchdog_enabled(3)` reads them.
     public static func watchdogTimeout() throws(SystemdWatchdogError) -> Duration? {
-        var microseconds: UInt64 = 0
-        let result = sd_watchdog_enabled(0, &microseconds)
-        if result < 0 { throw .invalidEnvironment(Errno(rawValue: -result)) }
-        guard result > 0, microseconds > 0 else { return nil }
+        guard let usecText = getenv("WATCHDOG_USEC").map({ String(cString: $0) }) else { return nil }
+        // A whole number of microseconds above zero and below systemd's "infinity" (UINT64_MAX).
+        guard let microseconds = UInt64(usecText), microseconds > 0, microseconds < .max else {
+            throw .invalidEnvironment(Errno(rawValue: EINVAL))
+        }
+        if let pidText = getenv("WATCHDOG_PID").map({ String(cString: $0) }) {
+            guard let pid = Int32(pidText), pid > 0 else { throw .invalidEnvironment(Errno(rawValue: EINVAL)) }
+            if pid != getpid() { return nil }
+        }
         return .microseconds(Int64(clamping: microseconds))
     }
 }
 
 /// Why the watchdog settings systemd passed cannot be used.
 public enum SystemdWatchdogError: Error, Hashable, CustomStringConvertible {
-    /// `WATCHDOG_USEC` or `WATCHDOG_PID` is malformed (`sd_watchdog_enabled` returned this errno).
+    /// `WATCHDOG_USEC` or `WATCHDOG_PID` is malformed (EINVAL, as `sd_watchdog_enabled` says).
     case invalidEnvironment(Errno)
 
     public var description: String {

@@ -1,7 +1,8 @@
 // Socket activation: when systemd (pcmd.socket, or `systemd-socket-activate`) started pcmd, the
 // listening socket is already open at descriptor 3. pcmd serves that one, so clients that
-// connected before pcmd was running (or while it restarted) are kept waiting, not refused.
-import CSystemd
+// connected before pcmd was running (or while it restarted) are kept waiting, not refused. The
+// protocol (sd_listen_fds(3): LISTEN_PID, LISTEN_FDS, descriptors from 3) is read directly, as
+// NotifySocket says why.
 import SystemPackage
 
 #if canImport(Glibc)
@@ -55,14 +56,14 @@ public struct SystemdListeningSocket: ~Copyable {
 
 /// Why the descriptors systemd passed cannot be served.
 public enum SystemdSocketActivationError: Error, Hashable, CustomStringConvertible {
-    /// `LISTEN_FDS` or `LISTEN_PID` is malformed (`sd_listen_fds` returned this errno).
+    /// `LISTEN_FDS` or `LISTEN_PID` is malformed (EINVAL, as `sd_listen_fds` says).
     case invalidEnvironment(Errno)
     /// systemd passed `count` descriptors; pcmd serves exactly one socket (one `ListenStream=`).
     case unexpectedDescriptorCount(Int)
     /// The passed descriptor is not a listening Unix stream socket (e.g. a datagram or TCP socket,
     /// or `Accept=yes` passed a connection).
     case notAUnixStreamListener(descriptor: CInt)
-    /// The descriptor could not be inspected (`sd_is_socket_unix` returned this errno).
+    /// The descriptor could not be inspected (`fstat`, `getsockopt` or `getsockname` failed with this errno).
     case inspectionFailed(descriptor: CInt, Errno)
 
     public var description: String {
@@ -90,26 +91,73 @@ public enum SystemdSocketActivation {
     /// (`LISTEN_PID` names someone else) are left alone and give nil.
     ///
     /// On an error, every passed descriptor is closed: none of them will be served.
-    /// The corresponding C functions are `sd_listen_fds` and `sd_is_socket_unix`.
+    /// It does what `sd_listen_fds(1)` and `sd_is_socket_unix(3, SOCK_STREAM, 1, NULL, 0)` do.
     public static func takeListeningSocket() throws(SystemdSocketActivationError) -> SystemdListeningSocket? {
-        let count = sd_listen_fds(1)
-        if count < 0 { throw .invalidEnvironment(Errno(rawValue: -count)) }
+        let count = try passedDescriptorCount()
         if count == 0 { return nil }
-        let first = SD_LISTEN_FDS_START
+        let first = firstPassedDescriptor
         guard count == 1 else {
             closeDescriptors(first..<first + count)
             throw .unexpectedDescriptorCount(Int(count))
         }
-        let kind = sd_is_socket_unix(first, CInt(SOCK_STREAM.rawValue), 1, nil, 0)
-        if kind < 0 {
+        do throws(SystemdSocketActivationError) {
+            guard try isListeningUnixStreamSocket(first) else { throw .notAUnixStreamListener(descriptor: first) }
+        } catch {
             closeDescriptors(first..<first + 1)
-            throw .inspectionFailed(descriptor: first, Errno(rawValue: -kind))
-        }
-        guard kind > 0 else {
-            closeDescriptors(first..<first + 1)
-            throw .notAUnixStreamListener(descriptor: first)
+            throw error
         }
         return SystemdListeningSocket(descriptor: FileDescriptor(rawValue: first))
+    }
+
+    /// Where systemd puts the first passed descriptor (`SD_LISTEN_FDS_START`).
+    static let firstPassedDescriptor: CInt = 3
+
+    /// How many descriptors systemd passed to this process, each marked close-on-exec; the
+    /// variables are unset whatever they said, so that no child takes them for its own.
+    private static func passedDescriptorCount() throws(SystemdSocketActivationError) -> CInt {
+        defer {
+            unsetenv("LISTEN_PID")
+            unsetenv("LISTEN_FDS")
+            unsetenv("LISTEN_FDNAMES")
+        }
+        guard let pidText = getenv("LISTEN_PID").map({ String(cString: $0) }) else { return 0 }
+        guard let pid = Int32(pidText), pid > 0 else { throw .invalidEnvironment(Errno(rawValue: EINVAL)) }
+        // Passed to another process (a parent that was activated and did not clear them).
+        guard pid == getpid() else { return 0 }
+        guard let countText = getenv("LISTEN_FDS").map({ String(cString: $0) }) else { return 0 }
+        guard let count = CInt(countText), count > 0, count <= CInt.max - firstPassedDescriptor else {
+            throw .invalidEnvironment(Errno(rawValue: EINVAL))
+        }
+        for descriptor in firstPassedDescriptor..<firstPassedDescriptor + count {
+            let flags = fcntl(descriptor, F_GETFD)
+            guard flags >= 0, fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) == 0 else {
+                throw .inspectionFailed(descriptor: descriptor, Errno(rawValue: errno))
+            }
+        }
+        return count
+    }
+
+    /// Whether `descriptor` is a listening Unix stream socket.
+    private static func isListeningUnixStreamSocket(_ descriptor: CInt) throws(SystemdSocketActivationError) -> Bool {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .inspectionFailed(descriptor: descriptor, Errno(rawValue: errno)) }
+        guard status.st_mode & S_IFMT == S_IFSOCK else { return false }
+        func option(_ name: CInt) throws(SystemdSocketActivationError) -> CInt {
+            var value: CInt = 0
+            var length = socklen_t(MemoryLayout<CInt>.size)
+            guard getsockopt(descriptor, SOL_SOCKET, name, &value, &length) == 0 else {
+                throw .inspectionFailed(descriptor: descriptor, Errno(rawValue: errno))
+            }
+            return value
+        }
+        guard try option(SO_TYPE) == CInt(SOCK_STREAM.rawValue), try option(SO_ACCEPTCONN) != 0 else { return false }
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { throw .inspectionFailed(descriptor: descriptor, Errno(rawValue: errno)) }
+        return address.ss_family == sa_family_t(AF_UNIX)
     }
 
     /// Closes descriptors that were passed but will not be served, so they do not keep the
