@@ -34,6 +34,7 @@ public struct Daemon: Sendable {
         // clears LISTEN_FDS so that nothing this process starts mistakes the socket for its own.
         let inheritedSocket = try SystemdSocketActivation.takeListeningSocket()
         let allocator = SubstreamAllocator()
+        let bell = try EventBell()
         let planned = planDevices()
         var services: [any Service] = []
         var builtIns: [BuiltInStream] = []
@@ -49,7 +50,7 @@ public struct Daemon: Sendable {
         for (index, device) in planned.enumerated() {
             do {
                 let parts = try serve(device, id: AudioDeviceID(UInt32(served.count + 1)), card: index, allocator: allocator,
-                                      clientFrames: clientFrames, withBuiltIns: served.isEmpty)
+                                      clientFrames: clientFrames, withBuiltIns: served.isEmpty, bell: bell)
                 served.append(parts.device)
                 services += parts.services
                 builtIns += parts.builtIns
@@ -83,7 +84,7 @@ public struct Daemon: Sendable {
         let registry = engine.registry
         let controls: @Sendable () -> [DeviceControl] = { registry.devices.flatMap(\.controls) }
         var configured: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: EventLogService(controls: controls, logger: logger)),
+            .init(service: EventLogService(controls: controls, logger: logger, bell: bell)),
         ]
         configured += services.map { .init(service: $0) }
         configured.append(.init(service: ReopenOnHangup(reopen: { registry.devices.flatMap(\.reopen) }, logger: logger)))
@@ -94,7 +95,8 @@ public struct Daemon: Sendable {
                 registry: registry, logger: logger,
                 plan: { planDevices(quiet: true) },
                 serve: { device, id in
-                    try serve(device, id: id, card: try cards.take(), allocator: allocator, clientFrames: clientFrames, withBuiltIns: false)
+                    try serve(device, id: id, card: try cards.take(), allocator: allocator, clientFrames: clientFrames, withBuiltIns: false,
+                              bell: bell)
                 })))
         }
         // Last in the group, so it is the first to stop: clients are told before devices drain.
@@ -167,7 +169,7 @@ public struct Daemon: Sendable {
     /// Sets one device up: its client slot tables (virtual cards 100 + 2·card and 101 + 2·card),
     /// its PCMBufferCore card, and an audio thread per direction it serves.
     func serve(_ device: PlannedDevice, id: AudioDeviceID, card: Int, allocator: SubstreamAllocator,
-               clientFrames: Int, withBuiltIns: Bool) throws -> DeviceParts {
+               clientFrames: Int, withBuiltIns: Bool, bell: EventBell) throws -> DeviceParts {
         let config = configuration
         let layout = config.layout
         var services: [any Service] = []
@@ -179,7 +181,7 @@ public struct Daemon: Sendable {
         if config.mode.playsBack, device.canPlay {
             let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 2 * card, direction: .playback,
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
-            let control = try DeviceControl(stream: .playback, deviceName: device.name)
+            let control = try DeviceControl(stream: .playback, deviceName: device.name, bell: bell)
             let processor = PlaybackProcessor(slots: slots, control: control)
             if withBuiltIns, let source = try BuiltInStream.source(config.source, table: slots, rate: config.rate,
                                                                    deviceBufferFrames: config.requestedBufferFrames) {
@@ -196,7 +198,7 @@ public struct Daemon: Sendable {
         if config.mode.captures, device.canCapture {
             let slots = try SlotTable(allocator: allocator, card: Self.clientCardBase + 2 * card + 1, direction: .capture,
                                       count: config.maxStreams + 1, layout: layout, maximumFrames: clientFrames)
-            let control = try DeviceControl(stream: .capture, deviceName: device.captureName ?? device.name)
+            let control = try DeviceControl(stream: .capture, deviceName: device.captureName ?? device.name, bell: bell)
             let processor = CaptureProcessor(slots: slots, control: control)
             if withBuiltIns, let sink = try BuiltInStream.sink(config.sink, table: slots, rate: config.rate,
                                                                deviceBufferFrames: config.requestedBufferFrames) {

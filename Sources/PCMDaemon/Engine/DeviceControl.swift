@@ -29,6 +29,8 @@ public final class DeviceControl: Sendable {
     public let events: SPSCQueue<AudioEvent>
     /// Wakes the audio thread out of poll() when a request is made.
     public let wakeup: Wakeup
+    /// Rung when an event is queued, for the event log; nil: the log looks by itself.
+    private let bell: EventBell?
 
     private let request = Atomic<DeviceRequest>(.run)
     private let periodCounter = Atomic<UInt64>(0)
@@ -41,11 +43,12 @@ public final class DeviceControl: Sendable {
     private let busyCounter = Atomic<UInt64>(0)
     private let peakBits = Atomic<UInt32>(0)
 
-    public init(stream: DeviceStreamKind, deviceName: String, eventCapacity: Int = 256) throws(DaemonError) {
+    public init(stream: DeviceStreamKind, deviceName: String, eventCapacity: Int = 256, bell: EventBell? = nil) throws(DaemonError) {
         self.stream = stream
         self.deviceName = deviceName
         self.events = SPSCQueue(minimumCapacity: eventCapacity)
         self.wakeup = try Wakeup()
+        self.bell = bell
     }
 
     // MARK: control side
@@ -116,8 +119,10 @@ public final class DeviceControl: Sendable {
     /// Records that the device went away or came back; returns whether that changed anything.
     @inline(__always) func setLost(_ lost: Bool) -> Bool { lostFlag.exchange(lost, ordering: .acquiringAndReleasing) != lost }
 
-    /// Queues an event; when the queue is full the event is dropped and counted by the queue.
+    /// Queues an event and rings the log's bell; when the queue is full the event is dropped
+    /// and counted by the queue (the bell still rings: the log reports the loss).
     @inline(__always) func report(_ kind: AudioEvent.Kind, value: Int64 = 0, position: Int64 = 0) {
         _ = events.push(AudioEvent(kind, stream: stream, value: value, position: position, time: MonotonicClock.nanoseconds()))
+        bell?.ring()
     }
 }

@@ -1,35 +1,60 @@
-// Turns the audio threads' event records into log lines, on an ordinary task: the real-time
-// threads only ever push into their lock-free queues, never into the logger.
+// Turns the audio threads' event records into log lines, on a thread of its own that sleeps until
+// an audio thread rings the EventBell: the real-time threads only ever push into their lock-free
+// queues and ring, never log.
 import Logging
 import PCMBufferCore
 import ServiceLifecycle
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Drains every device's event queue into the log once a second: often enough for a person
-/// reading it, rarely enough that the daemon's own wakeups stay far below its audio thread's.
+/// Drains every device's event queue into the log when an audio thread rings the bell: at once,
+/// and not at all while nothing happens.
 public struct EventLogService: Service {
     /// The audio threads' controls now: devices added while running (hotplug) are included.
     private let controls: @Sendable () -> [DeviceControl]
     private let logger: Logger
-    private let interval: Duration
+    private let bell: EventBell
 
-    public init(controls: @escaping @Sendable () -> [DeviceControl], logger: Logger, interval: Duration = .seconds(1)) {
+    public init(controls: @escaping @Sendable () -> [DeviceControl], logger: Logger, bell: EventBell) {
         self.controls = controls
         self.logger = logger
-        self.interval = interval
+        self.bell = bell
     }
 
     public func run() async throws {
-        var dropped: [ObjectIdentifier: Int] = [:]
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            drainOnce(dropped: &dropped)
-            try? await Task.sleep(for: interval)
+        let drainer = Drainer(service: self)
+        let stopping = Atomic<Bool>(false)
+        let bell = self.bell
+        let thread = try RealtimeThread(name: "pcmd-events", realtimePriority: 0) { [drainer] in
+            while !stopping.load(ordering: .acquiring) {
+                // A failing poll (it cannot, short of a bad descriptor) must not spin: look every second.
+                if !bell.wait(milliseconds: -1) { usleep(1_000_000) }
+                drainer.drain()
+            }
         }
+        try? await gracefulShutdown()
         // Let the audio threads report their last events (drained, stopped) before exit.
         for _ in 0..<40 where !controls().allSatisfy(\.isFinished) { try? await Task.sleep(for: .milliseconds(50)) }
-        drainOnce(dropped: &dropped)
+        stopping.store(true, ordering: .releasing)
+        bell.ring()
+        thread.join()
+        drainer.drain()
+    }
+
+    /// The draining, with what it remembers between two drains; used by one thread at a time
+    /// (the log's thread, then the service after joining it).
+    private final class Drainer: Sendable {
+        let service: EventLogService
+        /// Events lost per device, as last reported.
+        let dropped = Mutex<[ObjectIdentifier: Int]>([:])
+
+        init(service: EventLogService) { self.service = service }
+
+        func drain() {
+            dropped.withLock { service.drainOnce(dropped: &$0) }
+        }
     }
 
     /// Logs every queued event; says when the queue overflowed and events were lost.
