@@ -80,7 +80,7 @@ class Outcome:
     problem: str = ""
     device: str = ""  # the period/buffer the program got, from /proc/asound
     # pcmd only: when each device xrun happened, in seconds after the first client connected (negative:
-    # before it), from the log's event.ago (audio-thread events are logged up to a second late)
+    # before it), from the log line's time less its event.ago (how long before the line it happened)
     xrun_offsets: list[float] = field(default_factory=list)
 
 
@@ -302,7 +302,7 @@ class Pcmd:
         if connected is None:
             return []
         return [round(seconds(logged) - int(ago) / 1000 - seconds(connected.group(1)), 3)
-                for logged, ago in re.findall(r"T(\d\d:\d\d:[\d.]+)Z \S+ pcmd: xrun recovered .*?event\.ago=(\d+) ms", text)]
+                for logged, ago in re.findall(r"T(\d\d:\d\d:[\d.]+)Z \S+ pcmd: xrun recovered .*?event\.ago="?(\d+) ms", text)]
 
     def stop(self) -> tuple[int | None, str]:
         self.job.stop(signal.SIGTERM)
