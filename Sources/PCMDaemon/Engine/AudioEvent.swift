@@ -10,6 +10,19 @@ public enum DeviceStreamKind: UInt8, Sendable, BitwiseCopyable, CustomStringConv
     public var description: String { self == .playback ? "playback" : "capture" }
 }
 
+extension AudioEvent.Kind {
+    /// Whether this kind can be reported at every period for as long as a condition lasts (a
+    /// client that stopped writing, a reader that stopped reading, a device whose clock runs
+    /// wrong), rather than once per change.
+    var canRepeatEveryPeriod: Bool {
+        switch self {
+        case .clientUnderrun, .clientOverrun, .positionJump: true
+        case .opened, .started, .xrun, .suspendRecovered, .deviceLost, .reopenFailed, .deviceReturned, .recoveryFailed,
+             .wakeIntervalChanged, .drained, .stopped: false
+        }
+    }
+}
+
 /// One thing that happened on an audio thread. Plain data: copying one never allocates.
 public struct AudioEvent: Sendable, Equatable, BitwiseCopyable {
     /// What happened.

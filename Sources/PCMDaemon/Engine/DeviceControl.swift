@@ -42,6 +42,8 @@ public final class DeviceControl: Sendable {
     private let wakeCounter = Atomic<UInt64>(0)
     private let busyCounter = Atomic<UInt64>(0)
     private let peakBits = Atomic<UInt32>(0)
+    /// When a kind of event that can repeat every period last rang the bell (audio thread only).
+    private let lastFrequentRing = Atomic<UInt64>(0)
 
     public init(stream: DeviceStreamKind, deviceName: String, eventCapacity: Int = 256, bell: EventBell? = nil) throws(DaemonError) {
         self.stream = stream
@@ -121,8 +123,18 @@ public final class DeviceControl: Sendable {
 
     /// Queues an event and rings the log's bell; when the queue is full the event is dropped
     /// and counted by the queue (the bell still rings: the log reports the loss).
+    ///
+    /// Kinds that can come every period (a client that stopped writing underruns at each one)
+    /// ring at most once a second: the log drains everything queued when it wakes, and looks again
+    /// a second after a drain that found something, so none is left behind.
     @inline(__always) func report(_ kind: AudioEvent.Kind, value: Int64 = 0, position: Int64 = 0) {
-        _ = events.push(AudioEvent(kind, stream: stream, value: value, position: position, time: MonotonicClock.nanoseconds()))
-        bell?.ring()
+        let now = MonotonicClock.nanoseconds()
+        _ = events.push(AudioEvent(kind, stream: stream, value: value, position: position, time: now))
+        guard let bell else { return }
+        if kind.canRepeatEveryPeriod {
+            guard now &- lastFrequentRing.load(ordering: .relaxed) >= 1_000_000_000 else { return }
+            lastFrequentRing.store(now, ordering: .relaxed)
+        }
+        bell.ring()
     }
 }

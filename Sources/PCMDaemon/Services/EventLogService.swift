@@ -28,10 +28,13 @@ public struct EventLogService: Service {
         let stopping = Atomic<Bool>(false)
         let bell = self.bell
         let thread = try RealtimeThread(name: "pcmd-events", realtimePriority: 0) { [drainer] in
+            // Asleep until rung, except for a second after a drain that found something: events
+            // that repeat every period ring at most once a second (DeviceControl.report).
+            var timeout: Int32 = -1
             while !stopping.load(ordering: .acquiring) {
                 // A failing poll (it cannot, short of a bad descriptor) must not spin: look every second.
-                if !bell.wait(milliseconds: -1) { usleep(1_000_000) }
-                drainer.drain()
+                if !bell.wait(milliseconds: timeout) { usleep(1_000_000) }
+                timeout = drainer.drain() > 0 ? 1000 : -1
             }
         }
         try? await gracefulShutdown()
@@ -52,15 +55,23 @@ public struct EventLogService: Service {
 
         init(service: EventLogService) { self.service = service }
 
-        func drain() {
+        /// Logs what is queued; returns how many events there were.
+        @discardableResult
+        func drain() -> Int {
             dropped.withLock { service.drainOnce(dropped: &$0) }
         }
     }
 
-    /// Logs every queued event; says when the queue overflowed and events were lost.
-    func drainOnce(dropped: inout [ObjectIdentifier: Int]) {
+    /// Logs every queued event; says when the queue overflowed and events were lost. Returns
+    /// how many events it logged.
+    @discardableResult
+    func drainOnce(dropped: inout [ObjectIdentifier: Int]) -> Int {
+        var count = 0
         for control in controls() {
-            while let event = control.events.pop() { log(event, control: control) }
+            while let event = control.events.pop() {
+                log(event, control: control)
+                count += 1
+            }
             let lost = control.events.droppedCount
             let reported = dropped[ObjectIdentifier(control), default: 0]
             if lost > reported {
@@ -70,6 +81,7 @@ public struct EventLogService: Service {
                 dropped[ObjectIdentifier(control)] = lost
             }
         }
+        return count
     }
 
     private func log(_ event: AudioEvent, control: DeviceControl) {
