@@ -302,7 +302,7 @@ class Pcmd:
         if connected is None:
             return []
         return [round(seconds(logged) - int(ago) / 1000 - seconds(connected.group(1)), 3)
-                for logged, ago in re.findall(r"T(\d\d:\d\d:[\d.]+)Z \S+ pcmd: xrun recovered .*?event\.ago="?(\d+) ms", text)]
+                for logged, ago in re.findall(r'T(\d\d:\d\d:[\d.]+)Z \S+ pcmd: xrun recovered .*?event\.ago="?(\d+) ms', text)]
 
     def stop(self) -> tuple[int | None, str]:
         self.job.stop(signal.SIGTERM)
