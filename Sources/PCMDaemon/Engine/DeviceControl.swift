@@ -29,7 +29,8 @@ public final class DeviceControl: Sendable {
     public let events: SPSCQueue<AudioEvent>
     /// Wakes the audio thread out of poll() when a request is made.
     public let wakeup: Wakeup
-    /// Rung when an event is queued, for the event log; nil: the log looks by itself.
+    /// Rung when an event is queued, for the event log; nil where no log reads the queue
+    /// (benchmarks, tests that pop the events themselves).
     private let bell: EventBell?
 
     private let request = Atomic<DeviceRequest>(.run)

@@ -24,18 +24,20 @@ public struct EventLogService: Service {
     }
 
     public func run() async throws {
-        let drainer = Drainer(service: self)
         let stopping = Atomic<Bool>(false)
-        let bell = self.bell
-        let thread = try RealtimeThread(name: "pcmd-events", realtimePriority: 0) { [drainer] in
+        let thread = try RealtimeThread(name: "pcmd-events", realtimePriority: 0) { [self] in
+            // Events lost per device, as last reported.
+            var dropped: [ObjectIdentifier: Int] = [:]
             // Asleep until rung, except for a second after a drain that found something: events
             // that repeat every period ring at most once a second (DeviceControl.report).
             var timeout: Int32 = -1
             while !stopping.load(ordering: .acquiring) {
                 // A failing poll (it cannot, short of a bad descriptor) must not spin: look every second.
                 if !bell.wait(milliseconds: timeout) { usleep(1_000_000) }
-                timeout = drainer.drain() > 0 ? 1000 : -1
+                timeout = drainOnce(dropped: &dropped) > 0 ? 1000 : -1
             }
+            // What the audio threads queued before the stop was asked (drained, stopped).
+            drainOnce(dropped: &dropped)
         }
         try? await gracefulShutdown()
         // Let the audio threads report their last events (drained, stopped) before exit.
@@ -43,23 +45,6 @@ public struct EventLogService: Service {
         stopping.store(true, ordering: .releasing)
         bell.ring()
         thread.join()
-        drainer.drain()
-    }
-
-    /// The draining, with what it remembers between two drains; used by one thread at a time
-    /// (the log's thread, then the service after joining it).
-    private final class Drainer: Sendable {
-        let service: EventLogService
-        /// Events lost per device, as last reported.
-        let dropped = Mutex<[ObjectIdentifier: Int]>([:])
-
-        init(service: EventLogService) { self.service = service }
-
-        /// Logs what is queued; returns how many events there were.
-        @discardableResult
-        func drain() -> Int {
-            dropped.withLock { service.drainOnce(dropped: &$0) }
-        }
     }
 
     /// Logs every queued event; says when the queue overflowed and events were lost. Returns
