@@ -58,13 +58,20 @@ struct SystemdSocketActivationTests {
         #expect(outcome.standardOutput.contains("no-socket"))
     }
 
-    @Test("malformed LISTEN_FDS is a clear error", arguments: ["abc", "-1", ""])
+    @Test("malformed LISTEN_FDS is a clear error", arguments: ["abc", "-1", "", "0"])
     func malformedCount(value: String) async throws {
         // `exec` keeps the shell's PID, so LISTEN_PID=$$ names the probe.
         let outcome = try await ChildProcess(
             "/bin/sh", ["-c", "LISTEN_PID=$$ LISTEN_FDS='\(value)' exec \"$0\" listen", BuildProducts.probe]
         ).finish()
         #expect(outcome.status == 2)
+        #expect(outcome.standardOutput.contains("error: malformed LISTEN_FDS or LISTEN_PID"))
+    }
+
+    @Test("malformed LISTEN_PID is a clear error", arguments: ["abc", "0", "-3", ""])
+    func malformedPID(value: String) async throws {
+        let outcome = try await ChildProcess(BuildProducts.probe, ["listen"], environment: ["LISTEN_PID": value, "LISTEN_FDS": "1"]).finish()
+        #expect(outcome.status == 2, "\(outcome.standardOutput)")
         #expect(outcome.standardOutput.contains("error: malformed LISTEN_FDS or LISTEN_PID"))
     }
 

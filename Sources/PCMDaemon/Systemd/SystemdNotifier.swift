@@ -91,9 +91,9 @@ extension SystemdNotifying {
 public struct SystemdNotifier: SystemdNotifying {
     public init() {}
 
-    /// Whether a service manager is listening (`NOTIFY_SOCKET` is set).
+    /// Whether a service manager is listening (`NOTIFY_SOCKET` is set and not empty, as `notify` reads it).
     public var isEnabled: Bool {
-        getenv("NOTIFY_SOCKET") != nil
+        getenv("NOTIFY_SOCKET").map { $0.pointee != 0 } ?? false
     }
 
     /// Sends `notifications` as one datagram to `NOTIFY_SOCKET` (what `sd_notify` does).
