@@ -25,8 +25,9 @@ public enum ResamplerError: Error, Equatable, Sendable, CustomStringConvertible 
 /// deleted in `deinit`.
 ///
 /// Feed it with `process(_:into:)` as input arrives and at the end call `drain(into:)` until it
-/// returns zero. libsoxr is created single-threaded (no OpenMP pool inside the daemon). Not
-/// Sendable: one stream's resampler is used by the one task that serves that stream.
+/// returns zero. libsoxr is created single-threaded (no OpenMP pool inside a client, or, through
+/// the ALSA plugin, inside an application). Not Sendable: one stream's resampler is used by that
+/// stream's one writer or reader.
 public struct Resampler: ~Copyable {
     /// libsoxr's quality recipes (see soxr.h). pcmd uses `.high` unless told otherwise.
     public enum Quality: Sendable, CaseIterable {
